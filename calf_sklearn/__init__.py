@@ -1,0 +1,16 @@
+"""CALF forecasting (cross-modal fine-tuning of GPT-2) as a scikit-learn estimator."""
+
+from ._version import __version__
+from .backbone import BackboneUnavailableError
+from .forecaster import CALFForecaster
+from .metrics import mae_scorer, mse_scorer
+from .vocabulary import principal_word_embeddings
+
+__all__ = [
+    "BackboneUnavailableError",
+    "CALFForecaster",
+    "__version__",
+    "mae_scorer",
+    "mse_scorer",
+    "principal_word_embeddings",
+]

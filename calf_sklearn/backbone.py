@@ -1,0 +1,189 @@
+"""Finding and building the GPT-2 backbone (torch and transformers only).
+
+``llm`` names the language model: a Hugging Face hub id, a local folder saved
+with ``save_pretrained``, or a ``GPT2Config`` / dict for a randomly
+initialised backbone of that shape.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+__all__ = ["BackboneUnavailableError", "backbone_config", "load_backbone"]
+
+_OFFLINE_VALUES = {"1", "on", "yes", "true"}
+
+
+class BackboneUnavailableError(OSError):
+    """The backbone's weights cannot be found locally and the hub is out of reach.
+
+    Examples
+    --------
+    >>> issubclass(BackboneUnavailableError, OSError)
+    True
+    """
+
+
+def _is_config(llm):
+    from transformers import PretrainedConfig
+
+    return isinstance(llm, (dict, PretrainedConfig))
+
+
+def _hub_offline():
+    return any(
+        os.environ.get(name, "").strip().lower() in _OFFLINE_VALUES
+        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def _hub_reachable(timeout=3.0):
+    """One quick TCP connection to the hub, instead of the hub client's retries."""
+    if any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True  # behind a proxy a direct probe proves nothing: let the client try
+    from huggingface_hub import constants
+
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or constants.ENDPOINT)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((endpoint.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _unavailable(llm, revision, reason):
+    where = f"{llm!r}" + (f" at revision {revision!r}" if revision else "")
+    return BackboneUnavailableError(
+        f"Cannot load the language model {where}: {reason}. Remedies: pass the path "
+        "of a local folder saved with `save_pretrained` as llm=...; or download the "
+        "model once where the hub is reachable so it is in the Hugging Face cache "
+        "(HF_HOME) and fit with local_files_only=True; or use a randomly initialised "
+        "backbone with llm=GPT2Config(...) or a dict of its fields and pretrained=False."
+    )
+
+
+def _check_gpt2(config, llm):
+    if getattr(config, "model_type", None) != "gpt2":
+        raise ValueError(
+            f"llm={llm!r} is a {getattr(config, 'model_type', type(config).__name__)!r} "
+            "model; CALF needs a GPT-2 backbone (model_type 'gpt2')."
+        )
+    return config
+
+
+def backbone_config(llm, *, revision=None, local_files_only=False):
+    """The ``GPT2Config`` that ``llm`` names, without loading any weights.
+
+    Parameters
+    ----------
+    llm : str, path-like, dict or GPT2Config
+        Hub id, local folder, or configuration.
+    revision : str, default=None
+        Branch, tag or commit of a hub model.
+    local_files_only : bool, default=False
+        Never contact the hub.
+
+    Returns
+    -------
+    transformers.GPT2Config
+        A fresh copy; changing it changes nothing the caller passed.
+
+    Raises
+    ------
+    BackboneUnavailableError
+        If the configuration is neither local nor reachable.
+    ValueError
+        If the model is not a GPT-2.
+
+    Examples
+    --------
+    >>> backbone_config({"n_embd": 64, "n_layer": 2, "n_head": 4}).n_embd
+    64
+    """
+    from transformers import GPT2Config
+
+    if isinstance(llm, dict):
+        return GPT2Config(**llm)
+    if _is_config(llm):
+        return _check_gpt2(GPT2Config.from_dict(llm.to_dict()), llm)
+    name = os.fspath(llm)
+    kwargs = {"revision": revision}
+    if not Path(name).is_dir():
+        kwargs["local_files_only"] = True
+        try:
+            return _check_gpt2(GPT2Config.from_pretrained(name, **kwargs), llm)
+        except OSError:
+            if local_files_only or _hub_offline():
+                raise _unavailable(llm, revision, "it is not in the local cache and offline use was asked for") from None
+            if not _hub_reachable():
+                raise _unavailable(llm, revision, "it is not in the local cache and the hub cannot be reached") from None
+        kwargs["local_files_only"] = False
+    try:
+        return _check_gpt2(GPT2Config.from_pretrained(name, **kwargs), llm)
+    except OSError as error:
+        raise _unavailable(llm, revision, str(error).splitlines()[0]) from error
+
+
+def load_backbone(llm, *, pretrained, n_layers, revision=None, local_files_only=False):
+    """Build the GPT-2 backbone, truncated to its first ``n_layers`` blocks.
+
+    Parameters
+    ----------
+    llm : str, path-like, dict or GPT2Config
+        Hub id, local folder, or configuration (see :func:`backbone_config`).
+    pretrained : bool
+        Load the published weights (``True``) or initialise randomly from the
+        configuration with the current torch seed (``False``).
+    n_layers : int
+        Number of transformer blocks to keep.
+    revision : str, default=None
+        Branch, tag or commit of a hub model.
+    local_files_only : bool, default=False
+        Never contact the hub.
+
+    Returns
+    -------
+    model : transformers.GPT2Model
+        The truncated model, in float32, with SDPA attention and its word
+        embedding ``wte`` still in place (the caller drops it after use).
+
+    Examples
+    --------
+    >>> model = load_backbone({"n_embd": 32, "n_layer": 3, "n_head": 4, "vocab_size": 50},
+    ...                       pretrained=False, n_layers=2)
+    >>> len(model.h), model.config.n_layer
+    (2, 2)
+    """
+    from transformers import GPT2Model
+
+    config = backbone_config(llm, revision=revision, local_files_only=local_files_only)
+    if n_layers > config.n_layer:
+        raise ValueError(
+            f"n_layers={n_layers} exceeds the {config.n_layer} blocks of the backbone; "
+            f"use n_layers <= {config.n_layer}."
+        )
+    if pretrained:
+        name = os.fspath(llm)
+        # backbone_config has already found the files, or proven the hub is
+        # reachable, so this cannot fall into the hub client's retry loop.
+        local = Path(name).is_dir() or local_files_only or _hub_offline()
+        try:
+            model = GPT2Model.from_pretrained(
+                name,
+                revision=revision,
+                local_files_only=local,
+                attn_implementation="sdpa",
+            )
+        except OSError as error:
+            raise _unavailable(llm, revision, str(error).splitlines()[0]) from error
+        model.h = model.h[:n_layers]
+        model.config.n_layer = n_layers
+    else:
+        config.n_layer = n_layers
+        config._attn_implementation = "sdpa"
+        model = GPT2Model(config)
+    return model.float()

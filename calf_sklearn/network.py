@@ -1,0 +1,410 @@
+"""The CALF dual-branch network (torch only).
+
+Shapes: B windows, L look-back steps, M series, d model width, P horizon,
+K principal words, n kept transformer blocks. Each series' whole look-back is
+one token, so a window is M tokens of width d.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import NamedTuple
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["CALFNetwork", "CALFOutputs", "PrincipalWordAttention", "forecast_windows"]
+
+_EPS = 1e-5
+# Parameters each language branch owns and may train; every other backbone
+# tensor is frozen and shared by the two branches.
+_BRANCH_OWN = ("ln_1.", "ln_2.", "ln_f.", "wpe.")
+
+
+def _normalise(x):
+    """Per-window, per-series standardisation with detached statistics."""
+    mean = x.mean(dim=1, keepdim=True).detach()
+    std = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + _EPS).detach()
+    return (x - mean) / std, mean, std
+
+
+def _is_branch_own(name):
+    return any(part in name for part in _BRANCH_OWN)
+
+
+class CALFOutputs(NamedTuple):
+    """What a training forward pass returns.
+
+    Attributes
+    ----------
+    forecast : Tensor of shape (B, P, M)
+        Temporal-branch forecast, in the input's units.
+    textual_forecast : Tensor of shape (B, P, M) or None
+        Textual-branch forecast (``None`` when the textual branch was skipped).
+    features : list of Tensor or None
+        The n + 1 projected hidden states of the temporal branch.
+    textual_features : list of Tensor or None
+        The n + 1 projected hidden states of the textual branch.
+    """
+
+    forecast: torch.Tensor
+    textual_forecast: torch.Tensor | None
+    features: list | None
+    textual_features: list | None
+
+
+class PrincipalWordAttention(nn.Module):
+    """Multi-head cross-attention from time tokens to a fixed set of words.
+
+    Equivalent to ``nn.MultiheadAttention(d, n_heads, dropout=0)`` called with
+    ``query = tokens`` and ``key = value = words`` repeated over the batch,
+    but the words are projected to keys and values once per call and every
+    query of the batch attends to that one set (folded into SDPA's sequence
+    axis), so no per-window copy of the words is ever made and no attention
+    weights are formed outside the fused kernel.
+
+    Parameters
+    ----------
+    d_model : int
+        Width of tokens and words.
+    n_heads : int
+        Number of attention heads; must divide ``d_model``.
+
+    Examples
+    --------
+    >>> attention = PrincipalWordAttention(16, 4)
+    >>> attention(torch.randn(3, 5, 16), torch.randn(7, 16)).shape
+    torch.Size([3, 5, 16])
+    """
+
+    def __init__(self, d_model, n_heads):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+        self.n_heads = n_heads
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * d_model, d_model))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * d_model))
+        self.out_proj = nn.Linear(d_model, d_model)
+        # The initialisation nn.MultiheadAttention uses.
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        nn.init.zeros_(self.out_proj.bias)
+
+    def forward(self, tokens, words):
+        batch, n_tokens, width = tokens.shape
+        head = width // self.n_heads
+        w_q, w_k, w_v = self.in_proj_weight.chunk(3)
+        b_q, b_k, b_v = self.in_proj_bias.chunk(3)
+
+        def heads(t):  # (n, width) -> (1, heads, n, head)
+            return t.reshape(1, -1, self.n_heads, head).transpose(1, 2)
+
+        query = heads(F.linear(tokens.reshape(-1, width), w_q, b_q))
+        out = F.scaled_dot_product_attention(
+            query, heads(F.linear(words, w_k, b_k)), heads(F.linear(words, w_v, b_v))
+        )
+        return self.out_proj(out.transpose(1, 2).reshape(batch, n_tokens, width))
+
+
+def _share_frozen(model):
+    """A copy of ``model`` that shares every frozen tensor with it."""
+    memo = {id(p): p for name, p in model.named_parameters() if not _is_branch_own(name)}
+    return copy.deepcopy(model, memo)
+
+
+def _add_lora(model, r, alpha, dropout):
+    from peft import LoraConfig, inject_adapter_in_model
+
+    config = LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=["c_attn"],
+        bias="none",
+        fan_in_fan_out=True,  # GPT-2's Conv1D stores its weight as (in, out)
+    )
+    return inject_adapter_in_model(config, model)
+
+
+def _merge_lora(model):
+    """Fold LoRA updates into the base weights and remove the adapters."""
+    from peft.tuners.lora import LoraLayer
+
+    for name, module in list(model.named_modules()):
+        if isinstance(module, LoraLayer):
+            module.merge()
+            parent_name, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent_name), child, module.get_base_layer())
+
+
+def _run_branch(model, tokens, hidden_states):
+    out = model(inputs_embeds=tokens, output_hidden_states=hidden_states, use_cache=False)
+    return out.last_hidden_state + tokens, out.hidden_states
+
+
+class CALFNetwork(nn.Module):
+    """The CALF network: input encoder, two GPT-2 branches and a shared head.
+
+    The temporal branch carries LoRA on ``c_attn`` and trains its LayerNorms
+    and position embedding; the textual branch trains only its position
+    embedding. Both use the same frozen backbone tensors (one copy in memory).
+    The backbone's word embedding ``wte`` is removed: inputs are always
+    embeddings, and the principal words replace the vocabulary.
+
+    Parameters
+    ----------
+    backbone : transformers.GPT2Model
+        The language model, already truncated to the blocks to keep. It is
+        modified and becomes the temporal branch.
+    seq_len : int
+        Look-back length L.
+    pred_len : int
+        Horizon P.
+    principal_words : Tensor of shape (K, d), default=None
+        Fixed keys and values of the cross-modal match. ``None`` builds the
+        inference-only network (no textual branch, cross-attention or
+        feature projections).
+    lora_r, lora_alpha, lora_dropout : int, float, float
+        LoRA settings; ``lora_r=0`` adds no adapters (used when rebuilding a
+        network whose adapters were merged).
+    encoder_ffn : int, default=2048
+        Feed-forward width of the input encoder layer.
+    dropout : float, default=0.1
+        Dropout of the input encoder layer.
+
+    Attributes
+    ----------
+    has_training_parts : bool
+        Whether the textual branch and the other training-only parts exist.
+
+    Examples
+    --------
+    >>> from transformers import GPT2Config, GPT2Model
+    >>> backbone = GPT2Model(GPT2Config(n_embd=32, n_layer=2, n_head=4, vocab_size=64))
+    >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(10, 32))
+    >>> net(torch.randn(5, 24, 3)).shape
+    torch.Size([5, 8, 3])
+    >>> out = net.forward_train(torch.randn(5, 24, 3))
+    >>> len(out.features), out.textual_forecast.shape
+    (3, torch.Size([5, 8, 3]))
+    """
+
+    def __init__(
+        self,
+        backbone,
+        *,
+        seq_len,
+        pred_len,
+        principal_words=None,
+        lora_r=8,
+        lora_alpha=32,
+        lora_dropout=0.1,
+        encoder_ffn=2048,
+        dropout=0.1,
+    ):
+        super().__init__()
+        config = backbone.config
+        width, n_heads = config.n_embd, config.n_head
+        n_states = len(backbone.h) + 1
+        backbone.wte = None  # never used: inputs are embeddings
+        self.input_projection = nn.Linear(seq_len, width)
+        self.encoder = nn.TransformerEncoderLayer(
+            width, n_heads, encoder_ffn, dropout, activation="relu", batch_first=True
+        )
+        self.has_training_parts = principal_words is not None
+        if self.has_training_parts:
+            self.textual = _share_frozen(backbone)
+            self.cross_attention = PrincipalWordAttention(width, n_heads)
+            self.register_buffer("principal_words", torch.as_tensor(principal_words, dtype=torch.float32))
+            self.projections = nn.ModuleList(nn.Linear(width, width, bias=False) for _ in range(n_states))
+            self.textual_projections = nn.ModuleList(
+                nn.Linear(width, width, bias=False) for _ in range(n_states)
+            )
+            self.textual.requires_grad_(False)
+            self.textual.wpe.requires_grad_(True)
+        self.temporal = _add_lora(backbone, lora_r, lora_alpha, lora_dropout) if lora_r else backbone
+        for name, parameter in self.temporal.named_parameters():
+            parameter.requires_grad_("lora_" in name or _is_branch_own(name))
+        self.head = nn.Linear(width, pred_len)
+
+    @property
+    def seq_len(self):
+        return self.input_projection.in_features
+
+    @property
+    def pred_len(self):
+        return self.head.out_features
+
+    def _time_tokens(self, x):
+        x, mean, std = _normalise(x)
+        return self.encoder(self.input_projection(x.transpose(1, 2))), mean, std
+
+    def _forecast(self, hidden, mean, std):
+        return self.head(hidden).transpose(1, 2) * std + mean
+
+    def forward(self, x):
+        """Forecast with the temporal branch alone (inference and validation).
+
+        Parameters
+        ----------
+        x : Tensor of shape (B, L, M)
+            Look-back windows.
+
+        Returns
+        -------
+        Tensor of shape (B, P, M)
+            Forecasts in the units of ``x``.
+        """
+        tokens, mean, std = self._time_tokens(x)
+        hidden, _ = _run_branch(self.temporal, tokens, hidden_states=False)
+        return self._forecast(hidden, mean, std)
+
+    def forward_train(self, x, textual=True, features=True):
+        """Run both branches for the training loss.
+
+        Parameters
+        ----------
+        x : Tensor of shape (B, L, M)
+            Look-back windows.
+        textual : bool, default=True
+            Run the textual branch (needed by the output and feature losses).
+        features : bool, default=True
+            Collect and project the hidden states (needed by the feature loss).
+
+        Returns
+        -------
+        CALFOutputs
+        """
+        if (textual or features) and not self.has_training_parts:
+            raise RuntimeError("this network was built for inference only; it cannot be trained")
+        tokens, mean, std = self._time_tokens(x)
+        hidden, states = _run_branch(self.temporal, tokens, hidden_states=features)
+        forecast = self._forecast(hidden, mean, std)
+        if not (textual or features):
+            return CALFOutputs(forecast, None, None, None)
+        text_tokens = self.cross_attention(tokens, self.principal_words)
+        text_hidden, text_states = _run_branch(self.textual, text_tokens, hidden_states=features)
+        projected = textual_projected = None
+        if features:
+            projected = [p(s) for p, s in zip(self.projections, states)]
+            textual_projected = [p(s) for p, s in zip(self.textual_projections, text_states)]
+        return CALFOutputs(forecast, self._forecast(text_hidden, mean, std), projected, textual_projected)
+
+    def main_parameters(self):
+        """Trainable parameters other than the feature projections."""
+        skip = set()
+        if self.has_training_parts:
+            skip = {id(p) for p in self.projections.parameters()}
+            skip |= {id(p) for p in self.textual_projections.parameters()}
+        return [p for p in self.parameters() if p.requires_grad and id(p) not in skip]
+
+    def projection_parameters(self):
+        """The feature projections' parameters (their own optimiser)."""
+        if not self.has_training_parts:
+            return []
+        return list(self.projections.parameters()) + list(self.textual_projections.parameters())
+
+    def strip_for_inference(self):
+        """Drop everything only training needs and merge LoRA into the weights.
+
+        Afterwards the network holds one copy of the backbone, no principal
+        words and no adapters, and forecasts exactly as before up to float
+        rounding of the merge. Returns ``self``.
+        """
+        if self.has_training_parts:
+            del self.textual, self.cross_attention, self.projections, self.textual_projections
+            del self.principal_words
+            self.has_training_parts = False
+        # Safe only now: the textual branch no longer shares these weights.
+        _merge_lora(self.temporal)
+        self.requires_grad_(False)
+        return self
+
+    def export(self):
+        """Everything needed to rebuild an inference-only network, on the CPU.
+
+        Returns
+        -------
+        dict
+            ``config`` (the GPT-2 configuration as a dict), ``seq_len``,
+            ``pred_len``, ``encoder_ffn``, ``dropout`` and ``state_dict``.
+        """
+        if self.has_training_parts or any("lora_" in n for n, _ in self.named_parameters()):
+            raise RuntimeError("call strip_for_inference() before export()")
+        return {
+            "config": self.temporal.config.to_dict(),
+            "seq_len": self.seq_len,
+            "pred_len": self.pred_len,
+            "encoder_ffn": self.encoder.linear1.out_features,
+            "dropout": self.encoder.dropout.p,
+            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
+        }
+
+    @classmethod
+    def from_export(cls, payload):
+        """Rebuild the inference-only network that :meth:`export` described.
+
+        Parameters
+        ----------
+        payload : dict
+            The output of :meth:`export`.
+
+        Returns
+        -------
+        CALFNetwork
+            In eval mode, on the CPU, with no trainable parameters.
+        """
+        from transformers import GPT2Config, GPT2Model
+
+        config = GPT2Config.from_dict(payload["config"])
+        config._attn_implementation = "sdpa"
+        # Build on the meta device and adopt the saved tensors: no time is
+        # spent initialising weights that are overwritten at once.
+        with torch.device("meta"):
+            network = cls(
+                GPT2Model(config),
+                seq_len=payload["seq_len"],
+                pred_len=payload["pred_len"],
+                lora_r=0,
+                encoder_ffn=payload["encoder_ffn"],
+                dropout=payload["dropout"],
+            )
+        network.load_state_dict(payload["state_dict"], strict=True, assign=True)
+        return network.requires_grad_(False).eval()
+
+
+def forecast_windows(network, windows, batch_size, device):
+    """Forecast a stack of look-back windows in batches, without gradients.
+
+    Parameters
+    ----------
+    network : CALFNetwork
+        The network (put in eval mode for the call, then restored).
+    windows : ndarray of shape (N, L, M)
+        Look-back windows.
+    batch_size : int
+        Windows per forward pass.
+    device : torch.device
+        Where the network lives.
+
+    Returns
+    -------
+    ndarray of shape (N, P, M), float32
+        Forecasts.
+    """
+    import numpy as np
+
+    was_training = network.training
+    network.eval()
+    out = []
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(windows), batch_size):
+                batch = torch.as_tensor(np.asarray(windows[start : start + batch_size], dtype=np.float32))
+                out.append(network(batch.to(device)).float().cpu().numpy())
+    finally:
+        network.train(was_training)
+    if not out:
+        return np.empty((0, network.pred_len, windows.shape[-1]), dtype=np.float32)
+    return np.concatenate(out)
+

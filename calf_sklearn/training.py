@@ -1,0 +1,245 @@
+"""The training loop: optimisers, schedule, early stopping (torch only).
+
+Data arrive as window sources with ``len()`` and ``batch(indices) -> (x, y)``
+NumPy arrays (see :mod:`calf_sklearn.windows`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .network import forecast_windows
+
+__all__ = ["Trainer", "TrainingResult"]
+
+_ETA_MIN = 1e-8
+_BETAS = (0.9, 0.999)
+
+
+@dataclass
+class TrainingResult:
+    """What :meth:`Trainer.fit` reports.
+
+    Attributes
+    ----------
+    history : list of dict
+        One entry per finished epoch: ``epoch``, ``train_loss``, ``task_loss``,
+        ``output_loss``, ``feature_loss``, ``val_mse`` (``None`` without
+        validation), ``learning_rate`` and ``seconds``.
+    best_epoch : int or None
+        The epoch (1-based) whose weights the network holds at the end;
+        ``None`` if no epoch finished.
+    interrupted : bool
+        Whether training stopped on KeyboardInterrupt.
+    """
+
+    history: list = field(default_factory=list)
+    best_epoch: int | None = None
+    interrupted: bool = False
+
+
+class Trainer:
+    """Trains a :class:`~calf_sklearn.network.CALFNetwork` in place.
+
+    Adam on every trainable parameter but the feature projections at
+    ``learning_rate``, annealed by a cosine schedule stepped once per epoch;
+    a second Adam at a constant ``projection_learning_rate`` for the
+    projections. Early stopping on the temporal branch's validation MSE in
+    eval mode over every validation window; the best weights are restored.
+
+    Parameters
+    ----------
+    network : CALFNetwork
+        The network, already on ``device``.
+    loss : CALFLoss
+        The loss.
+    learning_rate, projection_learning_rate : float
+        Learning rates of the two optimisers.
+    batch_size, max_epochs, patience, cosine_t_max : int
+        Loop settings.
+    device : torch.device
+        Where batches go.
+    generator : torch.Generator
+        Drives the shuffling (seeded by the caller).
+    verbose : int, default=0
+        0 silent; 1 a progress bar over epochs; 2 also one over batches.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from transformers import GPT2Config, GPT2Model
+    >>> from calf_sklearn.network import CALFNetwork
+    >>> from calf_sklearn.losses import CALFLoss
+    >>> from calf_sklearn.windows import WindowedSeries
+    >>> _ = torch.manual_seed(0)
+    >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32)),
+    ...                   seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+    >>> data = WindowedSeries(np.random.default_rng(0).normal(size=(60, 2)).astype("float32"), 8, 4)
+    >>> trainer = Trainer(net, CALFLoss("l1", "l1", "l1", 1, 1, 0.01), learning_rate=5e-4,
+    ...                   projection_learning_rate=1e-4, batch_size=16, max_epochs=2, patience=5,
+    ...                   cosine_t_max=20, device=torch.device("cpu"),
+    ...                   generator=torch.Generator().manual_seed(0))
+    >>> result = trainer.fit(data, data)
+    >>> len(result.history), result.best_epoch in (1, 2)
+    (2, True)
+    """
+
+    def __init__(
+        self,
+        network,
+        loss,
+        *,
+        learning_rate,
+        projection_learning_rate,
+        batch_size,
+        max_epochs,
+        patience,
+        cosine_t_max,
+        device,
+        generator,
+        verbose=0,
+    ):
+        self.network = network
+        self.loss = loss
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.device = device
+        self.generator = generator
+        self.verbose = verbose
+        self.optimizer = torch.optim.Adam(network.main_parameters(), lr=learning_rate, betas=_BETAS)
+        projections = network.projection_parameters() if loss.needs_features else []
+        self.projection_optimizer = (
+            torch.optim.Adam(projections, lr=projection_learning_rate, betas=_BETAS) if projections else None
+        )
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.optimizer, T_max=cosine_t_max, eta_min=_ETA_MIN
+        )
+
+    def _snapshot(self):
+        return {
+            name: p.detach().clone() for name, p in self.network.named_parameters() if p.requires_grad
+        }
+
+    def _restore(self, snapshot):
+        parameters = dict(self.network.named_parameters())
+        with torch.no_grad():
+            for name, value in snapshot.items():
+                parameters[name].copy_(value)
+
+    def _to_device(self, array):
+        return torch.from_numpy(array).to(self.device, non_blocking=True)
+
+    def train_step(self, x, y):
+        """One optimisation step on a batch; returns the loss terms."""
+        outputs = self.network.forward_train(
+            x, textual=self.loss.needs_textual, features=self.loss.needs_features
+        )
+        total, terms = self.loss(outputs, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.projection_optimizer is not None:
+            self.projection_optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        if self.projection_optimizer is not None:
+            self.projection_optimizer.step()
+        terms["train_loss"] = float(total.detach())
+        return terms
+
+    def train_epoch(self, data, epoch):
+        """One pass over shuffled training windows; returns mean loss terms."""
+        self.network.train()
+        order = torch.randperm(len(data), generator=self.generator).numpy()
+        batches = range(0, len(order), self.batch_size)
+        sums, seen = {}, 0
+        progress = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=self.verbose < 2)
+        for start in progress:
+            x, y = data.batch(order[start : start + self.batch_size])
+            terms = self.train_step(self._to_device(x), self._to_device(y))
+            if not math.isfinite(terms["train_loss"]):
+                raise FloatingPointError(
+                    f"The training loss became {terms['train_loss']} at epoch {epoch}, batch "
+                    f"{start // self.batch_size + 1}. Lower learning_rate, or check the input "
+                    "for extreme values."
+                )
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0.0) + value * len(x)
+            seen += len(x)
+            progress.set_postfix(loss=f"{sums['train_loss'] / seen:.4f}")
+        return {key: value / seen for key, value in sums.items()}
+
+    def validation_mse(self, data):
+        """Temporal-branch MSE over every validation window, in eval mode."""
+        total, count = 0.0, 0
+        for start in range(0, len(data), self.batch_size):
+            x, y = data.batch(np.arange(start, min(start + self.batch_size, len(data))))
+            forecast = forecast_windows(self.network, x, self.batch_size, self.device)
+            total += float(np.square(forecast.astype(np.float64) - y).sum())
+            count += y.size
+        return total / count
+
+    def fit(self, train, validation=None):
+        """Train until ``max_epochs`` or early stopping, then restore the best.
+
+        A KeyboardInterrupt stops training cleanly: the best weights so far
+        are restored, a warning is issued and the result says so.
+
+        Parameters
+        ----------
+        train : window source
+            Training windows.
+        validation : window source, default=None
+            Validation windows; ``None`` trains for ``max_epochs`` and keeps
+            the last weights.
+
+        Returns
+        -------
+        TrainingResult
+        """
+        result = TrainingResult()
+        best_mse, best_state, stale = math.inf, None, 0
+        epochs = tqdm(range(1, self.max_epochs + 1), desc="CALF", unit="epoch", disable=self.verbose < 1)
+        try:
+            for epoch in epochs:
+                started = time.perf_counter()
+                learning_rate = self.optimizer.param_groups[0]["lr"]
+                record = {"epoch": epoch, **self.train_epoch(train, epoch)}
+                self.scheduler.step()
+                record["val_mse"] = self.validation_mse(validation) if validation is not None else None
+                record["learning_rate"] = learning_rate
+                record["seconds"] = time.perf_counter() - started
+                result.history.append(record)
+                # Without validation every epoch is the best so far; the
+                # snapshot lets an interrupt fall back to a finished epoch.
+                if validation is None or record["val_mse"] < best_mse:
+                    best_state, stale = self._snapshot(), 0
+                    best_mse = record["val_mse"] if validation is not None else math.inf
+                    result.best_epoch = epoch
+                else:
+                    stale += 1
+                epochs.set_postfix(
+                    loss=f"{record['train_loss']:.4f}",
+                    val_mse="-" if record["val_mse"] is None else f"{record['val_mse']:.4f}",
+                )
+                if validation is not None and stale >= self.patience:
+                    break
+        except KeyboardInterrupt:
+            result.interrupted = True
+            kept = (
+                f"the weights of epoch {result.best_epoch}"
+                if best_state is not None
+                else "the weights as they were when interrupted (no epoch had finished)"
+            )
+            warnings.warn(f"Training interrupted; keeping {kept}.", UserWarning, stacklevel=2)
+        finally:
+            epochs.close()
+        if best_state is not None:
+            self._restore(best_state)
+        return result

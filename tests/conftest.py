@@ -1,0 +1,52 @@
+"""Shared fixtures: tiny randomly initialised GPT-2 backbones, never downloads."""
+
+import numpy as np
+import pytest
+
+# A GPT-2 small enough to train in a second on a CPU. Token ids are set inside
+# the vocabulary so transformers does not warn about them.
+TINY_GPT2 = {
+    "n_embd": 32,
+    "n_layer": 2,
+    "n_head": 4,
+    "vocab_size": 128,
+    "n_positions": 64,
+    "bos_token_id": 0,
+    "eos_token_id": 0,
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_caches(tmp_path_factory, monkeypatch):
+    """Keep every test away from the user's caches and from the hub."""
+    monkeypatch.setenv("CALF_SKLEARN_CACHE", str(tmp_path_factory.getbasetemp() / "calf-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def tiny_params():
+    """Constructor parameters of a fast forecaster on a tiny random backbone."""
+    return dict(
+        pred_len=8,
+        seq_len=24,
+        llm=dict(TINY_GPT2),
+        pretrained=False,
+        n_layers=2,
+        n_principal_words=16,
+        max_epochs=2,
+        batch_size=16,
+        random_state=0,
+    )
+
+
+def make_series(n_rows=240, n_series=3, seed=0):
+    """Seasonal series with trend and noise, shape (n_rows, n_series)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_rows)[:, None]
+    periods = np.arange(1, n_series + 1) * 7.0
+    return np.sin(2 * np.pi * t / periods) + 0.01 * t + 0.1 * rng.normal(size=(n_rows, n_series))
+
+
+@pytest.fixture
+def series():
+    return make_series()
