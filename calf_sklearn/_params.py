@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import numbers
 
 from .losses import LOSSES
@@ -15,9 +16,7 @@ def _suggest(value, choices):
 
 def check_choice(name, value, choices):
     if value not in choices:
-        raise ValueError(
-            f"{name}={value!r} is not one of {sorted(choices)}.{_suggest(value, choices)}"
-        )
+        raise ValueError(f"{name}={value!r} is not one of {sorted(choices)}.{_suggest(value, choices)}")
     return value
 
 
@@ -31,7 +30,7 @@ def check_int(name, value, low, high=None):
 
 
 def check_real(name, value, low=0.0, high=None, low_open=False, high_open=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != value:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
         raise TypeError(f"{name} must be a real number, got {value!r}.")
     too_low = value <= low if low_open else value < low
     too_high = high is not None and (value >= high if high_open else value > high)
@@ -70,14 +69,18 @@ def resolve_device(device):
         ) from error
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} asks for CUDA, but no CUDA device is available; use 'cpu' or 'auto'.")
+            raise ValueError(
+                f"device={device!r} asks for CUDA, but no CUDA device is available; use 'cpu' or 'auto'."
+            )
         if resolved.index is not None and resolved.index >= torch.cuda.device_count():
             raise ValueError(
                 f"device={device!r} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s)."
             )
     elif resolved.type == "mps":
         if not torch.backends.mps.is_available():
-            raise ValueError(f"device={device!r} asks for MPS, which is not available here; use 'cpu' or 'auto'.")
+            raise ValueError(
+                f"device={device!r} asks for MPS, which is not available here; use 'cpu' or 'auto'."
+            )
     elif resolved.type != "cpu":
         raise ValueError(f"device={device!r} is not supported; use 'auto', 'cpu', 'cuda' or 'cuda:N'.")
     return resolved

@@ -17,7 +17,9 @@ def check_time_index(index, name="X"):
     if not isinstance(index, pd.DatetimeIndex):
         return
     if not index.is_monotonic_increasing:
-        raise ValueError(f"{name}'s DatetimeIndex is not sorted in time; sort it first with {name}.sort_index().")
+        raise ValueError(
+            f"{name}'s DatetimeIndex is not sorted in time; sort it first with {name}.sort_index()."
+        )
     if not index.is_unique:
         repeated = index[index.duplicated()]
         raise ValueError(
@@ -51,7 +53,13 @@ def index_spec(index):
     """A small description of ``index`` from which future labels follow."""
     if isinstance(index, pd.DatetimeIndex) and len(index) >= 2:
         freq = _frequency(index)
-        return {"kind": "datetime", "last": index[-1], "freq": freq, "step": _common_step(index), "tz": index.tz}
+        return {
+            "kind": "datetime",
+            "last": index[-1],
+            "freq": freq,
+            "step": _common_step(index),
+            "tz": index.tz,
+        }
     if pd.api.types.is_integer_dtype(index.dtype) and len(index) >= 1:
         step = int(index[-1] - index[-2]) if len(index) >= 2 else 1
         return {"kind": "integer", "last": int(index[-1]), "step": step or 1}

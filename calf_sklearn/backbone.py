@@ -118,9 +118,13 @@ def backbone_config(llm, *, revision=None, local_files_only=False):
             return _check_gpt2(GPT2Config.from_pretrained(name, **kwargs), llm)
         except OSError:
             if local_files_only or _hub_offline():
-                raise _unavailable(llm, revision, "it is not in the local cache and offline use was asked for") from None
+                raise _unavailable(
+                    llm, revision, "it is not in the local cache and offline use was asked for"
+                ) from None
             if not _hub_reachable():
-                raise _unavailable(llm, revision, "it is not in the local cache and the hub cannot be reached") from None
+                raise _unavailable(
+                    llm, revision, "it is not in the local cache and the hub cannot be reached"
+                ) from None
         kwargs["local_files_only"] = False
     try:
         return _check_gpt2(GPT2Config.from_pretrained(name, **kwargs), llm)

@@ -407,4 +407,3 @@ def forecast_windows(network, windows, batch_size, device):
     if not out:
         return np.empty((0, network.pred_len, windows.shape[-1]), dtype=np.float32)
     return np.concatenate(out)
-

@@ -124,9 +124,7 @@ class Trainer:
         )
 
     def _snapshot(self):
-        return {
-            name: p.detach().clone() for name, p in self.network.named_parameters() if p.requires_grad
-        }
+        return {name: p.detach().clone() for name, p in self.network.named_parameters() if p.requires_grad}
 
     def _restore(self, snapshot):
         parameters = dict(self.network.named_parameters())

@@ -116,8 +116,7 @@ def principal_word_embeddings(weight, n_components):
     n_tokens, width = weight.shape
     if not (isinstance(n_components, (int, np.integer)) and 1 <= n_components <= width):
         raise ValueError(
-            f"n_components must be an integer in [1, {width}] (the embedding width), "
-            f"got {n_components!r}."
+            f"n_components must be an integer in [1, {width}] (the embedding width), got {n_components!r}."
         )
     gram = np.zeros((width, width))
     for start in range(0, n_tokens, _CHUNK):
@@ -212,7 +211,7 @@ def cached_principal_word_embeddings(weight, n_components, cache_dir=None, *, so
     if path.exists():
         try:
             return _read_cache(path, n_components, weight.shape[1]), path
-        except Exception as error:  # any damage means: recompute and replace
+        except Exception as error:  # noqa: BLE001 - any damage means: recompute and replace
             warnings.warn(
                 f"Principal-word cache entry {path} is unreadable ({error}); "
                 "recomputing it and replacing the file.",

@@ -52,7 +52,7 @@ def temporal_split(n_rows, validation_size, seq_len, pred_len):
     if isinstance(validation_size, numbers.Integral):
         n_validation = int(validation_size)
     else:
-        n_validation = int(round(float(validation_size) * n_rows))
+        n_validation = round(float(validation_size) * n_rows)
     window = seq_len + pred_len
     train_stop = n_rows - n_validation
     if train_stop < window:
