@@ -114,7 +114,8 @@ def principal_word_embeddings(weight, n_components):
     if weight.ndim != 2:
         raise ValueError(f"weight must be a 2-D (vocabulary, width) matrix, got shape {weight.shape}")
     n_tokens, width = weight.shape
-    if not (isinstance(n_components, (int, np.integer)) and 1 <= n_components <= width):
+    is_int = isinstance(n_components, (int, np.integer)) and not isinstance(n_components, bool)
+    if not (is_int and 1 <= n_components <= width):
         raise ValueError(
             f"n_components must be an integer in [1, {width}] (the embedding width), got {n_components!r}."
         )
