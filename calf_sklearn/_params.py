@@ -14,9 +14,15 @@ def _suggest(value, choices):
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
+# Names people often use for our loss names.
+_ALIASES = {"l2": "mse", "mae": "l1", "huber": "smooth_l1", "smoothl1": "smooth_l1"}
+
+
 def check_choice(name, value, choices):
     if value not in choices:
-        raise ValueError(f"{name}={value!r} is not one of {sorted(choices)}.{_suggest(value, choices)}")
+        hint = _ALIASES.get(str(value).lower())
+        hint = f" Did you mean {hint!r}?" if hint in choices else _suggest(value, choices)
+        raise ValueError(f"{name}={value!r} is not one of {sorted(choices)}.{hint}")
     return value
 
 

@@ -45,8 +45,8 @@ def _frequency(index):
 
 
 def _common_step(index):
-    steps = pd.Series(np.diff(index.asi8))
-    return pd.Timedelta(int(steps.mode().iloc[0]), unit="ns")
+    # Differences of the datetime64 values keep their unit (ns, us, ...).
+    return pd.Timedelta(pd.Series(np.diff(index.to_numpy())).mode().iloc[0])
 
 
 def index_spec(index):

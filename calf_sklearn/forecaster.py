@@ -222,15 +222,15 @@ class CALFForecaster(BaseEstimator):
 
     def _validate_series(self, X, *, reset):
         """2-D float array of X, plus how to mirror X in the output."""
-        kind, index, columns = "array", None, None
+        kind, index, columns, name = "array", None, None, None
         if isinstance(X, pd.Series):
-            kind, X = "series", X.to_frame()
+            kind, name, X = "series", X.name, X.to_frame()
         if isinstance(X, pd.DataFrame):
             kind = "frame" if kind == "array" else kind
             index, columns = X.index, X.columns
             check_time_index(index)
         values = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite=True)
-        return values, {"kind": kind, "columns": columns, "index": index}
+        return values, {"kind": kind, "columns": columns, "index": index, "name": name}
 
     def _check_backbone_fits(self, config, n_series):
         if self.n_layers > config.n_layer:
@@ -379,7 +379,7 @@ class CALFForecaster(BaseEstimator):
         self.device_ = device
         self.scaler_ = scaler
         self.last_window_ = values[-self.seq_len :].copy()
-        self._output_ = {"kind": meta["kind"], "columns": meta["columns"]}
+        self._output_ = {key: meta[key] for key in ("kind", "columns", "name")}
         self._index_spec_ = index_spec(meta["index"]) if meta["index"] is not None else None
         return self
 
@@ -447,7 +447,7 @@ class CALFForecaster(BaseEstimator):
         horizon = self._check_horizon(horizon)
         if X is None:
             forecast = self._forecast(self.last_window_[None], horizon)[0]
-            return self._wrap(forecast, self._output_["kind"], self._output_["columns"], self._index_spec_)
+            return self._wrap(forecast, self._output_, self._index_spec_)
         if getattr(X, "ndim", 2) == 3 or (isinstance(X, (list, tuple)) and np.ndim(X) == 3):
             windows = check_array(X, allow_nd=True, dtype=np.float64, ensure_all_finite=True)
             if windows.shape[2] != self.n_features_in_ or windows.shape[1] < self.seq_len:
@@ -464,15 +464,17 @@ class CALFForecaster(BaseEstimator):
             )
         forecast = self._forecast(values[None], horizon)[0]
         spec = index_spec(meta["index"]) if meta["index"] is not None else None
-        return self._wrap(forecast, meta["kind"], meta["columns"], spec)
+        return self._wrap(forecast, meta, spec)
 
     @staticmethod
-    def _wrap(forecast, kind, columns, spec):
-        if kind == "array":
+    def _wrap(forecast, meta, spec):
+        """Put a (horizon, M) forecast in the container described by ``meta``."""
+        if meta["kind"] == "array":
             return forecast
         index = future_index(spec, len(forecast))
-        frame = pd.DataFrame(forecast, index=index, columns=columns)
-        return frame.iloc[:, 0] if kind == "series" else frame
+        if meta["kind"] == "series":
+            return pd.Series(forecast[:, 0], index=index, name=meta["name"])
+        return pd.DataFrame(forecast, index=index, columns=meta["columns"])
 
     # ----------------------------------------------------------------- scores
 
@@ -541,10 +543,10 @@ class CALFForecaster(BaseEstimator):
     # ------------------------------------------------------------ persistence
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # A copy: BaseEstimator may hand back the live __dict__.
+        state = dict(super().__getstate__())
         state["_calf_sklearn_version"] = __version__
         if "module_" in state:
-            state = dict(state)
             state["module_"] = {
                 "artifact_format": ARTIFACT_FORMAT,
                 "calf_sklearn_version": __version__,

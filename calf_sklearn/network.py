@@ -400,7 +400,11 @@ def forecast_windows(network, windows, batch_size, device):
     try:
         with torch.inference_mode():
             for start in range(0, len(windows), batch_size):
-                batch = torch.as_tensor(np.asarray(windows[start : start + batch_size], dtype=np.float32))
+                # Contiguous float32 whatever the caller's layout: the same
+                # values then take the same kernels and give the same bits.
+                batch = torch.from_numpy(
+                    np.ascontiguousarray(windows[start : start + batch_size], dtype=np.float32)
+                )
                 out.append(network(batch.to(device)).float().cpu().numpy())
     finally:
         network.train(was_training)

@@ -120,7 +120,9 @@ class WindowedSeries:
         n_windows = values.shape[0] - self.seq_len - self.pred_len + 1
         self.starts = np.arange(0, max(n_windows, 0), int(stride))
         # Shape (n_windows, n_series, seq_len + pred_len): no copy is made.
-        self._windows = sliding_window_view(values, self.seq_len + self.pred_len, axis=0)
+        # Too short a series simply has no windows.
+        span = min(self.seq_len + self.pred_len, values.shape[0])
+        self._windows = sliding_window_view(values, span, axis=0)
 
     def __len__(self):
         return len(self.starts)

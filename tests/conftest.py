@@ -26,17 +26,17 @@ def _isolated_caches(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def tiny_params():
     """Constructor parameters of a fast forecaster on a tiny random backbone."""
-    return dict(
-        pred_len=8,
-        seq_len=24,
-        llm=dict(TINY_GPT2),
-        pretrained=False,
-        n_layers=2,
-        n_principal_words=16,
-        max_epochs=2,
-        batch_size=16,
-        random_state=0,
-    )
+    return {
+        "pred_len": 8,
+        "seq_len": 24,
+        "llm": dict(TINY_GPT2),
+        "pretrained": False,
+        "n_layers": 2,
+        "n_principal_words": 16,
+        "max_epochs": 2,
+        "batch_size": 16,
+        "random_state": 0,
+    }
 
 
 def make_series(n_rows=240, n_series=3, seed=0):

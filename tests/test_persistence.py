@@ -1,0 +1,278 @@
+"""Saving and loading a fitted forecaster: exact forecasts offline, lean artifacts, version guard."""
+
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import TINY_GPT2, make_series
+
+import calf_sklearn
+from calf_sklearn import CALFForecaster
+from calf_sklearn._version import ARTIFACT_FORMAT
+
+SEQ, PRED = 24, 8
+# A vocabulary size that no other dimension of the tiny network has, so a
+# leftover word-embedding matrix cannot hide behind another tensor's shape.
+VOCAB = 101
+FORBIDDEN_KEYS = ("textual", "cross_attention", "projections", "lora_", "wte", "principal_words")
+
+
+def tiny(**overrides):
+    params = {
+        "pred_len": PRED,
+        "seq_len": SEQ,
+        "llm": {**TINY_GPT2, "vocab_size": VOCAB},
+        "pretrained": False,
+        "n_layers": 2,
+        "n_principal_words": 16,
+        "max_epochs": 2,
+        "batch_size": 16,
+        "random_state": 0,
+    }
+    params.update(overrides)
+    return params
+
+
+@pytest.fixture(scope="module")
+def module_env(tmp_path_factory):
+    """The conftest's isolation, for fixtures that outlive one test."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CALF_SKLEARN_CACHE", str(tmp_path_factory.getbasetemp() / "calf-cache"))
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        yield
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_series(200, 3, seed=6)
+
+
+@pytest.fixture(scope="module")
+def fitted(module_env, data):
+    return CALFForecaster(**tiny()).fit(data)
+
+
+@pytest.fixture(scope="module")
+def frame():
+    index = pd.date_range("2024-05-01", periods=160, freq="15min")
+    return pd.DataFrame(make_series(160, 2, seed=7), index=index, columns=["north", "south"])
+
+
+@pytest.fixture(scope="module")
+def fitted_frame(module_env, frame):
+    return CALFForecaster(**tiny(max_epochs=1)).fit(frame)
+
+
+def _windows(data):
+    return np.stack([data[s : s + SEQ] for s in (0, 33, 120)])
+
+
+def _tensors(obj):
+    """Every tensor or array anywhere inside a nested state."""
+    if isinstance(obj, (torch.Tensor, np.ndarray)):
+        yield obj
+    elif isinstance(obj, dict):
+        for value in obj.values():
+            yield from _tensors(value)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            yield from _tensors(value)
+
+
+# ----------------------------------------------------------- fresh process
+
+
+def test_joblib_artifact_predicts_exactly_in_a_fresh_offline_process(fitted, data, tmp_path):
+    artifact = tmp_path / "model.joblib"
+    joblib.dump(fitted, artifact)
+    windows = _windows(data)
+    np.save(tmp_path / "windows.npy", windows)
+    before = {
+        "default": fitted.predict(),
+        "windows": fitted.predict(windows),
+        "recent": fitted.predict(data[:90]),
+    }
+
+    hf_home, calf_cache, workdir = (tmp_path / name for name in ("hf-home", "calf-cache", "cwd"))
+    for folder in (hf_home, calf_cache, workdir):
+        folder.mkdir()
+    env = dict(os.environ)
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        HF_HOME=str(hf_home),
+        HF_HUB_CACHE=str(hf_home / "hub"),
+        CALF_SKLEARN_CACHE=str(calf_cache),
+    )
+    env.pop("TRANSFORMERS_CACHE", None)
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import joblib, numpy as np
+        model = joblib.load({str(artifact)!r})
+        assert "calf_sklearn" in sys.modules
+        np.save("default.npy", model.predict())
+        np.save("windows.npy", model.predict(np.load({str(tmp_path / "windows.npy")!r})))
+        np.save("recent.npy", model.predict(np.load({str(tmp_path / "data.npy")!r})[:90]))
+        print(type(model).__name__, model.n_features_in_, str(model.device_))
+        """
+    )
+    np.save(tmp_path / "data.npy", data)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["CALFForecaster", "3", str(fitted.device_)]
+    for name, expected in before.items():
+        after = np.load(workdir / f"{name}.npy")
+        assert after.shape == expected.shape
+        assert np.array_equal(after, expected), name
+    # Loading needed no backbone: nothing was fetched into the empty caches.
+    assert not list(hf_home.rglob("*.safetensors")) and not list(hf_home.rglob("*.bin"))
+
+
+# -------------------------------------------------------------- in process
+
+
+def test_pickle_round_trip(fitted, data):
+    loaded = pickle.loads(pickle.dumps(fitted))
+    assert loaded is not fitted and loaded.module_ is not fitted.module_
+    np.testing.assert_array_equal(loaded.predict(), fitted.predict())
+    np.testing.assert_array_equal(loaded.predict(_windows(data)), fitted.predict(_windows(data)))
+    assert loaded.score(data[-60:]) == fitted.score(data[-60:])
+    assert loaded.get_params() == fitted.get_params()
+    assert loaded.history_ == fitted.history_
+    assert loaded.best_epoch_ == fitted.best_epoch_
+    assert loaded.n_features_in_ == 3
+    assert isinstance(loaded.device_, torch.device)
+    assert not any(p.requires_grad for p in loaded.module_.parameters())
+    assert not loaded.module_.training
+    # The original still works after being pickled.
+    np.testing.assert_array_equal(fitted.predict(), loaded.predict())
+
+
+def test_unfitted_round_trip(tiny_params):
+    est = CALFForecaster(**tiny_params)
+    loaded = pickle.loads(pickle.dumps(est))
+    assert loaded.get_params() == est.get_params()
+    assert not hasattr(loaded, "module_")
+
+
+def test_frame_forecaster_round_trips_with_columns_and_index(fitted_frame, frame, tmp_path):
+    path = tmp_path / "frame.joblib"
+    joblib.dump(fitted_frame, path)
+    loaded = joblib.load(path)
+    expected = fitted_frame.predict()
+    forecast = loaded.predict()
+    pd.testing.assert_frame_equal(forecast, expected)
+    assert list(forecast.columns) == ["north", "south"]
+    pd.testing.assert_index_equal(
+        forecast.index, pd.date_range(frame.index[-1] + pd.Timedelta(minutes=15), periods=PRED, freq="15min")
+    )
+    np.testing.assert_array_equal(loaded.feature_names_in_, ["north", "south"])
+    recent = frame.iloc[:50]
+    pd.testing.assert_frame_equal(loaded.predict(recent), fitted_frame.predict(recent))
+    with pytest.raises(ValueError):
+        loaded.predict(frame.rename(columns={"south": "east"}))
+
+
+# ----------------------------------------------------------------- lean
+
+
+def test_artifact_is_lean(fitted):
+    state = fitted.__getstate__()
+    payload = state["module_"]
+    assert isinstance(payload, dict)
+    state_dict = payload["state_dict"]
+    assert "head.weight" in state_dict
+    for key in state_dict:
+        for forbidden in FORBIDDEN_KEYS:
+            assert forbidden not in key, key
+    for tensor in _tensors(state):
+        assert VOCAB not in tuple(tensor.shape), tuple(tensor.shape)
+    for tensor in state_dict.values():
+        assert tensor.device.type == "cpu"
+    # Nothing big hides elsewhere: the pickle is about the size of the weights.
+    weight_bytes = sum(t.numel() * t.element_size() for t in state_dict.values())
+    assert len(pickle.dumps(fitted)) < 1.5 * weight_bytes + 100_000
+
+
+def test_artifact_records_versions(fitted):
+    state = fitted.__getstate__()
+    assert state["_calf_sklearn_version"] == calf_sklearn.__version__
+    assert state["module_"]["calf_sklearn_version"] == calf_sklearn.__version__
+    assert state["module_"]["artifact_format"] == ARTIFACT_FORMAT
+
+
+def test_getstate_does_not_disturb_the_fitted_estimator(fitted):
+    forecast = fitted.predict()
+    module = fitted.module_
+    fitted.__getstate__()
+    assert fitted.module_ is module
+    assert isinstance(fitted.device_, torch.device)
+    np.testing.assert_array_equal(fitted.predict(), forecast)
+
+
+def test_pickling_does_not_modify_the_estimator(fitted, tiny_params):
+    for est in (fitted, CALFForecaster(**tiny_params)):
+        before = dict(vars(est))
+        pickle.dumps(est)
+        joblib.dump(est, os.devnull)
+        assert sorted(set(vars(est)) ^ set(before)) == []
+        for key, value in before.items():
+            assert vars(est)[key] is value, key
+
+
+# ------------------------------------------------------------ version guard
+
+
+def _other_format_state(fitted):
+    state = fitted.__getstate__()
+    state = dict(state)
+    state["module_"] = {
+        **state["module_"],
+        "artifact_format": ARTIFACT_FORMAT + 1,
+        "calf_sklearn_version": "9.9.9",
+    }
+    return state
+
+
+def test_setstate_refuses_another_artifact_format(fitted):
+    blank = CALFForecaster.__new__(CALFForecaster)
+    with pytest.raises(ValueError) as info:
+        blank.__setstate__(_other_format_state(fitted))
+    message = str(info.value)
+    assert f"format {ARTIFACT_FORMAT + 1}" in message
+    assert f"format {ARTIFACT_FORMAT}" in message
+    assert "9.9.9" in message
+    assert calf_sklearn.__version__ in message
+
+
+def test_unpickling_refuses_another_artifact_format(fitted, monkeypatch):
+    state = _other_format_state(fitted)
+    monkeypatch.setattr(CALFForecaster, "__getstate__", lambda self: state)
+    blob = pickle.dumps(fitted)
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match=f"format {ARTIFACT_FORMAT + 1}"):
+        pickle.loads(blob)
+
+
+def test_setstate_refuses_a_payload_without_format(fitted):
+    state = fitted.__getstate__()
+    state = dict(state)
+    state["module_"] = {k: v for k, v in state["module_"].items() if k != "artifact_format"}
+    with pytest.raises(ValueError, match=str(ARTIFACT_FORMAT)):
+        CALFForecaster.__new__(CALFForecaster).__setstate__(state)
