@@ -25,14 +25,14 @@ def _errors(forecast, truth):
     return float(np.mean(error**2)), float(np.mean(np.abs(error)))
 
 
-def run(output="calf_forecast.png", max_epochs=8, random_state=0, verbose=1):
+def run(output="calf_forecast.png", max_epochs=20, random_state=0, verbose=1):
     """Fit, evaluate against the naive forecast, plot; returns the metrics.
 
     Parameters
     ----------
     output : str, default="calf_forecast.png"
         Where to save the plot (``None`` skips it).
-    max_epochs : int, default=8
+    max_epochs : int, default=20
         Training epochs.
     random_state : int, default=0
         Seed.
@@ -122,7 +122,7 @@ def _plot(test, window, forecast, truth, model, output):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="calf_forecast.png", help="PNG file for the plot")
-    parser.add_argument("--max-epochs", type=int, default=8, help="training epochs (default 8)")
+    parser.add_argument("--max-epochs", type=int, default=20, help="training epochs (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     args = parser.parse_args(argv)
     run(args.output, args.max_epochs, args.seed)
