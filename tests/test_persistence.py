@@ -276,3 +276,19 @@ def test_setstate_refuses_a_payload_without_format(fitted):
     state["module_"] = {k: v for k, v in state["module_"].items() if k != "artifact_format"}
     with pytest.raises(ValueError, match=str(ARTIFACT_FORMAT)):
         CALFForecaster.__new__(CALFForecaster).__setstate__(state)
+
+
+def test_artifact_saved_on_a_gpu_loads_on_the_cpu(fitted, monkeypatch):
+    """A state recorded on CUDA loads onto the CPU when no CUDA device exists.
+
+    No GPU is needed: the saved tensors are always CPU tensors, and the state
+    is edited to say it came from ``cuda:0``.
+    """
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    state = fitted.__getstate__()
+    assert all(t.device.type == "cpu" for t in state["module_"]["state_dict"].values())
+    state["device_"] = "cuda:0"
+    loaded = CALFForecaster.__new__(CALFForecaster)
+    loaded.__setstate__(state)
+    assert loaded.device_ == torch.device("cpu")
+    np.testing.assert_array_equal(loaded.predict(), fitted.predict())
