@@ -23,10 +23,9 @@ def _isolated_caches(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
-@pytest.fixture
-def tiny_params():
+def tiny(**overrides):
     """Constructor parameters of a fast forecaster on a tiny random backbone."""
-    return {
+    params = {
         "pred_len": 8,
         "seq_len": 24,
         "llm": dict(TINY_GPT2),
@@ -37,6 +36,22 @@ def tiny_params():
         "batch_size": 16,
         "random_state": 0,
     }
+    params.update(overrides)
+    return params
+
+
+@pytest.fixture
+def tiny_params():
+    return tiny()
+
+
+@pytest.fixture(scope="module")
+def module_env(tmp_path_factory):
+    """The per-test isolation above, for fixtures that outlive one test."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CALF_SKLEARN_CACHE", str(tmp_path_factory.getbasetemp() / "calf-cache"))
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        yield
 
 
 def make_series(n_rows=240, n_series=3, seed=0):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import TINY_GPT2, make_series
+from conftest import TINY_GPT2, make_series, tiny
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -18,32 +18,6 @@ from calf_sklearn.training import Trainer
 from calf_sklearn.windows import temporal_split
 
 SEQ, PRED = 24, 8
-
-
-def tiny(**overrides):
-    """The conftest ``tiny_params``, usable from module-scoped fixtures."""
-    params = {
-        "pred_len": PRED,
-        "seq_len": SEQ,
-        "llm": dict(TINY_GPT2),
-        "pretrained": False,
-        "n_layers": 2,
-        "n_principal_words": 16,
-        "max_epochs": 2,
-        "batch_size": 16,
-        "random_state": 0,
-    }
-    params.update(overrides)
-    return params
-
-
-@pytest.fixture(scope="module")
-def module_env(tmp_path_factory):
-    """The conftest's isolation, for fixtures that outlive one test."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CALF_SKLEARN_CACHE", str(tmp_path_factory.getbasetemp() / "calf-cache"))
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        yield
 
 
 def make_frame():

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import torch
 from conftest import TINY_GPT2, make_series
+from conftest import tiny as base_tiny
 
 import calf_sklearn
 from calf_sklearn import CALFForecaster
@@ -25,28 +26,7 @@ FORBIDDEN_KEYS = ("textual", "cross_attention", "projections", "lora_", "wte", "
 
 
 def tiny(**overrides):
-    params = {
-        "pred_len": PRED,
-        "seq_len": SEQ,
-        "llm": {**TINY_GPT2, "vocab_size": VOCAB},
-        "pretrained": False,
-        "n_layers": 2,
-        "n_principal_words": 16,
-        "max_epochs": 2,
-        "batch_size": 16,
-        "random_state": 0,
-    }
-    params.update(overrides)
-    return params
-
-
-@pytest.fixture(scope="module")
-def module_env(tmp_path_factory):
-    """The conftest's isolation, for fixtures that outlive one test."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CALF_SKLEARN_CACHE", str(tmp_path_factory.getbasetemp() / "calf-cache"))
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        yield
+    return base_tiny(**{"llm": {**TINY_GPT2, "vocab_size": VOCAB}, **overrides})
 
 
 @pytest.fixture(scope="module")

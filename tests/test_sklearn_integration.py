@@ -5,6 +5,7 @@ import itertools
 import numpy as np
 import pytest
 from conftest import TINY_GPT2, make_series
+from conftest import tiny as base_tiny
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
@@ -19,29 +20,7 @@ GRID = {"feature_weight": [0.0, 0.01], "output_weight": [0.0, 1.0]}
 
 
 def tiny(**overrides):
-    params = {
-        "pred_len": PRED,
-        "seq_len": SEQ,
-        "llm": dict(TINY_GPT2),
-        "pretrained": False,
-        "n_layers": 2,
-        "n_principal_words": 16,
-        "max_epochs": 1,
-        "batch_size": 32,
-        "validation_size": 0.2,
-        "random_state": 0,
-    }
-    params.update(overrides)
-    return params
-
-
-@pytest.fixture(scope="module")
-def module_env(tmp_path_factory):
-    """The conftest's isolation, for fixtures that outlive one test."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CALF_SKLEARN_CACHE", str(tmp_path_factory.getbasetemp() / "calf-cache"))
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        yield
+    return base_tiny(**{"max_epochs": 1, "batch_size": 32, "validation_size": 0.2, **overrides})
 
 
 @pytest.fixture(scope="module")
