@@ -75,6 +75,30 @@ def _check_gpt2(config, llm):
     return config
 
 
+def _from_pretrained(loader, llm, revision, local_files_only, **kwargs):
+    """``loader.from_pretrained`` that fails fast instead of retrying offline.
+
+    A local folder is read directly. A hub id is looked up in the local
+    cache first; only when it is missing there, offline use was not asked for
+    and one quick probe reaches the hub, is it downloaded.
+    """
+    name = os.fspath(llm)
+    if not Path(name).is_dir():
+        try:
+            return loader.from_pretrained(name, revision=revision, local_files_only=True, **kwargs)
+        except OSError:
+            if local_files_only or _hub_offline():
+                reason = "it is not in the local cache and offline use was asked for"
+                raise _unavailable(llm, revision, reason) from None
+            if not _hub_reachable():
+                reason = "it is not in the local cache and the hub cannot be reached"
+                raise _unavailable(llm, revision, reason) from None
+    try:
+        return loader.from_pretrained(name, revision=revision, **kwargs)
+    except OSError as error:
+        raise _unavailable(llm, revision, str(error).splitlines()[0]) from error
+
+
 def backbone_config(llm, *, revision=None, local_files_only=False):
     """The ``GPT2Config`` that ``llm`` names, without loading any weights.
 
@@ -110,26 +134,7 @@ def backbone_config(llm, *, revision=None, local_files_only=False):
         return GPT2Config(**llm)
     if _is_config(llm):
         return _check_gpt2(GPT2Config.from_dict(llm.to_dict()), llm)
-    name = os.fspath(llm)
-    kwargs = {"revision": revision}
-    if not Path(name).is_dir():
-        kwargs["local_files_only"] = True
-        try:
-            return _check_gpt2(GPT2Config.from_pretrained(name, **kwargs), llm)
-        except OSError:
-            if local_files_only or _hub_offline():
-                raise _unavailable(
-                    llm, revision, "it is not in the local cache and offline use was asked for"
-                ) from None
-            if not _hub_reachable():
-                raise _unavailable(
-                    llm, revision, "it is not in the local cache and the hub cannot be reached"
-                ) from None
-        kwargs["local_files_only"] = False
-    try:
-        return _check_gpt2(GPT2Config.from_pretrained(name, **kwargs), llm)
-    except OSError as error:
-        raise _unavailable(llm, revision, str(error).splitlines()[0]) from error
+    return _check_gpt2(_from_pretrained(GPT2Config, llm, revision, local_files_only), llm)
 
 
 def load_backbone(llm, *, pretrained, n_layers, revision=None, local_files_only=False):
@@ -171,19 +176,7 @@ def load_backbone(llm, *, pretrained, n_layers, revision=None, local_files_only=
             f"use n_layers <= {config.n_layer}."
         )
     if pretrained:
-        name = os.fspath(llm)
-        # backbone_config has already found the files, or proven the hub is
-        # reachable, so this cannot fall into the hub client's retry loop.
-        local = Path(name).is_dir() or local_files_only or _hub_offline()
-        try:
-            model = GPT2Model.from_pretrained(
-                name,
-                revision=revision,
-                local_files_only=local,
-                attn_implementation="sdpa",
-            )
-        except OSError as error:
-            raise _unavailable(llm, revision, str(error).splitlines()[0]) from error
+        model = _from_pretrained(GPT2Model, llm, revision, local_files_only, attn_implementation="sdpa")
         model.h = model.h[:n_layers]
         model.config.n_layer = n_layers
     else:

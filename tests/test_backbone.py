@@ -225,3 +225,23 @@ def test_local_folder_needs_no_network(saved_gpt2, online_env, connections):
     model = load_backbone(str(folder), pretrained=True, n_layers=1)
     assert len(model.h) == 1
     assert connections == []
+
+
+def test_cached_config_without_weights_fails_fast(online_env, connections, monkeypatch):
+    """A config in the cache but weights missing: one probe, then the error, never the retry loop."""
+    calls = []
+
+    def cached_config(name, **kwargs):
+        return GPT2Config(**TINY_GPT2)
+
+    def missing_weights(name, **kwargs):
+        calls.append(kwargs.get("local_files_only", False))
+        raise OSError("weights not in the cache")
+
+    monkeypatch.setattr(GPT2Config, "from_pretrained", cached_config)
+    monkeypatch.setattr(GPT2Model, "from_pretrained", missing_weights)
+    with pytest.raises(BackboneUnavailableError) as info:
+        load_backbone(MISSING, pretrained=True, n_layers=1)
+    _assert_remedies(str(info.value))
+    assert calls == [True]  # only the cache was asked; the hub client was never let loose
+    assert ("127.0.0.1", 9) in connections
