@@ -58,7 +58,6 @@ def index_spec(index):
             "last": index[-1],
             "freq": freq,
             "step": _common_step(index),
-            "tz": index.tz,
         }
     if pd.api.types.is_integer_dtype(index.dtype) and len(index) >= 1:
         step = int(index[-1] - index[-2]) if len(index) >= 2 else 1

@@ -14,6 +14,7 @@ import numpy as np
 
 from .datasets import make_synthetic_series
 from .forecaster import CALFForecaster
+from .windows import WindowedSeries
 
 # A GPT-2 of the real vocabulary but a small width and depth, so the demo runs
 # in about a minute on two CPU cores. Randomly initialised: not the paper's model.
@@ -67,11 +68,8 @@ def run(output="calf_forecast.png", max_epochs=20, random_state=0, verbose=1):
 
     # Held-out windows, one every pred_len steps, scored on the training scale
     # for both methods, so the two columns of the table are comparable.
-    values = test.to_numpy()
-    span = model.seq_len + model.pred_len
-    starts = np.arange(0, len(values) - span + 1, model.pred_len)
-    windows = np.stack([values[s : s + model.seq_len] for s in starts])
-    truth = np.stack([values[s + model.seq_len : s + span] for s in starts])
+    held_out = WindowedSeries(test.to_numpy(), model.seq_len, model.pred_len, stride=model.pred_len)
+    windows, truth = held_out.batch(np.arange(len(held_out)))
     calf = model.predict(windows)
     naive = np.repeat(windows[:, -1:], model.pred_len, axis=1)
     scale = model.scaler_.scale_
@@ -84,19 +82,19 @@ def run(output="calf_forecast.png", max_epochs=20, random_state=0, verbose=1):
         f"\nCALF on a synthetic 4-series hourly signal; backbone: randomly initialised GPT-2 "
         f"(width {DEMO_BACKBONE['n_embd']}, {model.n_layers} blocks), trained "
         f"{len(model.history_)} epochs in {seconds:.1f} s (best epoch {model.best_epoch_}).\n"
-        f"Held-out: {len(starts)} windows of {model.pred_len} steps, standardised units.\n"
+        f"Held-out: {len(held_out)} windows of {model.pred_len} steps, standardised units.\n"
     )
     print(f"{'method':<22}{'MSE':>10}{'MAE':>10}")
     for name, key in (("CALF", "calf"), ("naive last value", "naive")):
         mse, mae = metrics[key]
         print(f"{name:<22}{mse:>10.4f}{mae:>10.4f}")
     if output:
-        _plot(test, windows[-1], calf[-1], truth[-1], model, output)
+        _plot(test.columns, windows[-1], calf[-1], truth[-1], output)
         print(f"\nPlot of the last held-out window saved to {output}")
     return metrics
 
 
-def _plot(test, window, forecast, truth, model, output):
+def _plot(columns, window, forecast, truth, output):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -110,7 +108,7 @@ def _plot(test, window, forecast, truth, model, output):
         ax.plot(past, window[:, i], color="0.4", label="look-back")
         ax.plot(future, truth[:, i], color="black", label="actual")
         ax.plot(future, forecast[:, i], color="tab:red", label="CALF forecast")
-        ax.set_ylabel(test.columns[i])
+        ax.set_ylabel(columns[i])
     np.atleast_1d(axes)[0].legend(loc="upper left", fontsize=8, ncol=3)
     np.atleast_1d(axes)[-1].set_xlabel("steps from forecast origin (hours)")
     fig.suptitle("CALF (randomly initialised GPT-2 backbone) on synthetic data", fontsize=10)
