@@ -112,6 +112,7 @@ def check_params(est):
     check_real("projection_learning_rate", est.projection_learning_rate, 0.0, low_open=True)
     check_int("cosine_t_max", est.cosine_t_max, 1)
     check_int("batch_size", est.batch_size, 1)
+    check_int("window_stride", est.window_stride, 1)
     check_int("max_epochs", est.max_epochs, 1)
     check_int("patience", est.patience, 1)
     check_validation_size(est.validation_size)

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import math
-import numbers
-import warnings
-
 import numpy as np
-import pandas as pd
-from sklearn.base import BaseEstimator
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _params
-from ._timeindex import check_time_index, future_index, index_spec
+from ._base import _WindowForecaster
 from ._version import ARTIFACT_FORMAT, __version__
-from .windows import WindowedSeries, temporal_split
 
 __all__ = ["CALFForecaster"]
 
@@ -25,7 +16,7 @@ def _llm_name(llm):
     return llm if isinstance(llm, str) else type(llm).__name__
 
 
-class CALFForecaster(BaseEstimator):
+class CALFForecaster(_WindowForecaster):
     """Multivariate forecaster that fine-tunes GPT-2 the CALF way.
 
     CALF (Liu et al., arXiv 2403.07300) feeds each series' look-back window as
@@ -78,13 +69,18 @@ class CALFForecaster(BaseEstimator):
         Period, in epochs, of the cosine schedule.
     batch_size : int, default=32
         Windows per training step (and per forward pass when predicting).
+    window_stride : int, default=1
+        Distance between the starts of consecutive training windows. 1 trains
+        on every window (the paper); ``k`` trains on every ``k``-th window,
+        about ``k`` times faster per epoch. Validation always uses every window.
     max_epochs : int, default=20
         Upper bound on training epochs.
     patience : int, default=5
         Epochs without a better validation MSE before training stops.
     validation_size : float or int, default=0.2
         Fraction (or number) of the last rows held out for early stopping.
-        0 trains for ``max_epochs`` and keeps the last weights.
+        0 trains for ``max_epochs`` and keeps the last weights. Ignored when
+        ``fit`` is given ``X_val``.
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     cache_dir : str or path-like, default=None
@@ -114,6 +110,9 @@ class CALFForecaster(BaseEstimator):
         Epoch whose weights were kept.
     training_interrupted_ : bool
         Whether ``fit`` was stopped with Ctrl-C (the best weights so far are kept).
+    resumed_from_epoch_ : int or None
+        The last epoch read from ``fit``'s ``checkpoint``, when training
+        resumed from one.
     device_ : torch.device
         Where the network lives.
     scaler_ : sklearn.preprocessing.StandardScaler
@@ -175,6 +174,7 @@ class CALFForecaster(BaseEstimator):
         projection_learning_rate=1e-4,
         cosine_t_max=20,
         batch_size=32,
+        window_stride=1,
         max_epochs=20,
         patience=5,
         validation_size=0.2,
@@ -204,6 +204,7 @@ class CALFForecaster(BaseEstimator):
         self.projection_learning_rate = projection_learning_rate
         self.cosine_t_max = cosine_t_max
         self.batch_size = batch_size
+        self.window_stride = window_stride
         self.max_epochs = max_epochs
         self.patience = patience
         self.validation_size = validation_size
@@ -212,25 +213,7 @@ class CALFForecaster(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = False
-        tags.input_tags.allow_nan = False
-        return tags
-
     # ------------------------------------------------------------------ input
-
-    def _validate_series(self, X, *, reset):
-        """2-D float array of X, plus how to mirror X in the output."""
-        kind, index, columns, name = "array", None, None, None
-        if isinstance(X, pd.Series):
-            kind, name, X = "series", X.name, X.to_frame()
-        if isinstance(X, pd.DataFrame):
-            kind = "frame" if kind == "array" else kind
-            index, columns = X.index, X.columns
-            check_time_index(index)
-        values = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite=True)
-        return values, {"kind": kind, "columns": columns, "index": index, "name": name}
 
     def _check_backbone_fits(self, config, n_series):
         if self.n_layers > config.n_layer:
@@ -271,7 +254,7 @@ class CALFForecaster(BaseEstimator):
 
     # -------------------------------------------------------------------- fit
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, X_val=None, checkpoint=None):
         """Train on a multivariate series.
 
         Parameters
@@ -281,6 +264,18 @@ class CALFForecaster(BaseEstimator):
             to stamp forecasts; it must be sorted and free of repeats.
         y : None
             Ignored; present for scikit-learn compatibility.
+        X_val : array-like of shape (n_val_steps, n_series), default=None
+            A separate validation series for early stopping, scored on every
+            window of it: its first ``seq_len`` rows serve only as look-back,
+            so pass the ``seq_len`` rows before the validation period too (the
+            benchmark convention). With ``X_val`` all of ``X`` trains and
+            ``validation_size`` is ignored; the scaling is still fitted on ``X``.
+        checkpoint : str or path-like, default=None
+            File that holds the training state after every epoch. If it
+            already holds a checkpoint of the same fit (same parameters and
+            data), training resumes after its last epoch instead of starting
+            over, and ends as the uninterrupted fit would have. The file is
+            left in place; delete it when you no longer need to resume.
 
         Returns
         -------
@@ -290,13 +285,37 @@ class CALFForecaster(BaseEstimator):
         """
         saved = dict(self.__dict__)
         try:
-            return self._fit(X)
+            return self._fit(X, X_val, checkpoint)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
 
-    def _fit(self, X):
+    def _fingerprint(self, values, validation_values):
+        """What identifies a fit, so that a checkpoint is resumed only by the same fit."""
+        import hashlib
+
+        ignored = {"verbose", "device", "cache_dir", "max_epochs"}
+        params = {k: repr(v) for k, v in sorted(self.get_params().items()) if k not in ignored}
+        digest = hashlib.sha256(np.ascontiguousarray(values).tobytes())
+        if validation_values is not None:
+            digest.update(np.ascontiguousarray(validation_values).tobytes())
+        return {"params": repr(params), "data": digest.hexdigest(), "shape": repr(values.shape)}
+
+    def _read_checkpoint(self, checkpoint, fingerprint):
+        from .training import read_checkpoint
+
+        state = read_checkpoint(checkpoint)
+        if state is None:
+            return None
+        if state.get("fingerprint") != fingerprint:
+            raise ValueError(
+                f"The checkpoint {checkpoint} belongs to another fit (different parameters or data), "
+                "so it cannot be resumed. Delete it, or pass another checkpoint path."
+            )
+        return state
+
+    def _fit(self, X, X_val, checkpoint):
         import torch
 
         from .backbone import backbone_config, load_backbone
@@ -309,21 +328,19 @@ class CALFForecaster(BaseEstimator):
         self._check_backbone_source()
         device = _params.resolve_device(self.device)
         values, meta = self._validate_series(X, reset=True)
-        n_rows, n_series = values.shape
-        validation_size = _params.check_validation_size(self.validation_size)
-        train_stop, validation_start = temporal_split(n_rows, validation_size, self.seq_len, self.pred_len)
+        train_values, validation_values = self._split(values, X_val)
         config = backbone_config(self.llm, revision=self.revision, local_files_only=self.local_files_only)
-        self._check_backbone_fits(config, n_series)
-
-        scaler = StandardScaler().fit(values[:train_stop])
-        scaled = scaler.transform(values).astype(np.float32)
-        train = WindowedSeries(scaled[:train_stop], self.seq_len, self.pred_len)
-        validation = (
-            WindowedSeries(scaled[validation_start:], self.seq_len, self.pred_len)
-            if validation_start is not None
-            else None
-        )
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        self._check_backbone_fits(config, values.shape[1])
+        scaler = self._fit_scaler(train_values)
+        train, validation = self._windows(scaler, train_values, validation_values, self.window_stride)
+        fingerprint = resume = None
+        if checkpoint is not None:
+            fingerprint = self._fingerprint(values, validation_values)
+            resume = self._read_checkpoint(checkpoint, fingerprint)
+        if resume is not None:
+            seed = int(resume["seed"])  # the frozen random backbone must be the same one
+        else:
+            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         rng_devices = [device.index or 0] if device.type == "cuda" else []
         # fork_rng: seed torch for this fit without disturbing the caller's RNG.
         with torch.random.fork_rng(devices=rng_devices):
@@ -371,174 +388,28 @@ class CALFForecaster(BaseEstimator):
                 generator=torch.Generator().manual_seed(seed),
                 verbose=int(self.verbose),
             )
-            result = trainer.fit(train, validation)
+            result = trainer.fit(
+                train,
+                validation,
+                checkpoint=checkpoint,
+                resume=resume,
+                metadata={"fingerprint": fingerprint, "seed": seed},
+            )
         self.module_ = network.strip_for_inference().eval()
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.training_interrupted_ = result.interrupted
+        self.resumed_from_epoch_ = result.resumed_from
         self.device_ = device
-        self.scaler_ = scaler
-        self.last_window_ = values[-self.seq_len :].copy()
-        self._output_ = {key: meta[key] for key in ("kind", "columns", "name")}
-        self._index_spec_ = index_spec(meta["index"]) if meta["index"] is not None else None
+        self._remember(values, meta, scaler)
         return self
 
     # ---------------------------------------------------------------- predict
 
-    def _scale(self, values):
-        return ((values - self.scaler_.mean_) / self.scaler_.scale_).astype(np.float32)
-
-    def _unscale(self, values):
-        return values.astype(np.float64) * self.scaler_.scale_ + self.scaler_.mean_
-
-    def _forecast(self, windows, horizon):
-        """Forecast (N, >= seq_len, M) raw windows ``horizon`` steps ahead."""
+    def _forecast_scaled(self, windows):
         from .network import forecast_windows
 
-        context = self._scale(windows[:, -self.seq_len :])
-        rounds = math.ceil(horizon / self.pred_len)
-        if rounds > 1:
-            warnings.warn(
-                f"horizon={horizon} exceeds pred_len={self.pred_len}: forecasting recursively in "
-                f"{rounds} rounds, feeding forecasts back as inputs (errors compound). Fit with "
-                f"pred_len >= {horizon} to forecast it directly.",
-                UserWarning,
-                stacklevel=3,
-            )
-        pieces = []
-        for _ in range(rounds):
-            piece = forecast_windows(self.module_, context, self.batch_size, self.device_)
-            pieces.append(piece)
-            context = np.concatenate([context, piece], axis=1)[:, -self.seq_len :]
-        return self._unscale(np.concatenate(pieces, axis=1)[:, :horizon])
-
-    def _check_horizon(self, horizon):
-        if horizon is None:
-            return self.pred_len
-        return _params.check_int("horizon", horizon, 1)
-
-    def predict(self, X=None, horizon=None):
-        """Forecast the steps that follow a series.
-
-        Parameters
-        ----------
-        X : None, int, array-like of shape (n_steps, n_series) or (n_windows, seq_len, n_series)
-            ``None`` forecasts after the end of the training data. A 2-D
-            array, DataFrame or Series with at least ``seq_len`` rows
-            forecasts after its last row (its last ``seq_len`` rows are the
-            look-back). A 3-D array forecasts each window of a batch. An
-            integer is taken as ``horizon`` (``predict(24)``).
-        horizon : int, default=None
-            Steps to forecast; ``None`` means ``pred_len``. Above
-            ``pred_len`` the forecast is recursive and a warning says so.
-
-        Returns
-        -------
-        ndarray of shape (horizon, n_series) or (n_windows, horizon, n_series), DataFrame or Series
-            In the container of the input (of the training data when ``X`` is
-            ``None``): a DataFrame keeps the columns and continues the index
-            (future timestamps at the index's frequency).
-        """
-        check_is_fitted(self)
-        if isinstance(X, numbers.Integral) and not isinstance(X, bool):
-            if horizon is not None:
-                raise TypeError("predict got an integer X and a horizon; pass the horizon once.")
-            X, horizon = None, X
-        horizon = self._check_horizon(horizon)
-        if X is None:
-            forecast = self._forecast(self.last_window_[None], horizon)[0]
-            return self._wrap(forecast, self._output_, self._index_spec_)
-        if getattr(X, "ndim", 2) == 3 or (isinstance(X, (list, tuple)) and np.ndim(X) == 3):
-            windows = check_array(X, allow_nd=True, dtype=np.float64, ensure_all_finite=True)
-            if windows.shape[2] != self.n_features_in_ or windows.shape[1] < self.seq_len:
-                raise ValueError(
-                    f"3-D X must have shape (n_windows, >= seq_len={self.seq_len}, "
-                    f"n_series={self.n_features_in_}), got {windows.shape}."
-                )
-            return self._forecast(windows, horizon)
-        values, meta = self._validate_series(X, reset=False)
-        if len(values) < self.seq_len:
-            raise ValueError(
-                f"X has {len(values)} rows but the look-back needs seq_len={self.seq_len}; "
-                f"pass at least the last {self.seq_len} rows of the series."
-            )
-        forecast = self._forecast(values[None], horizon)[0]
-        spec = index_spec(meta["index"]) if meta["index"] is not None else None
-        return self._wrap(forecast, meta, spec)
-
-    @staticmethod
-    def _wrap(forecast, meta, spec):
-        """Put a (horizon, M) forecast in the container described by ``meta``."""
-        if meta["kind"] == "array":
-            return forecast
-        index = future_index(spec, len(forecast))
-        if meta["kind"] == "series":
-            return pd.Series(forecast[:, 0], index=index, name=meta["name"])
-        return pd.DataFrame(forecast, index=index, columns=meta["columns"])
-
-    # ----------------------------------------------------------------- scores
-
-    def evaluate(self, X, stride=1):
-        """Errors of rolling forecasts over a series.
-
-        Every window of ``seq_len + pred_len`` rows of ``X`` (``stride`` apart)
-        is forecast from its first ``seq_len`` rows and compared with its last
-        ``pred_len``, on the scale fitted in ``fit`` (as in the paper's
-        protocol, so every series counts alike).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_steps, n_series) or DataFrame
-            At least ``seq_len + pred_len`` rows.
-        stride : int, default=1
-            Distance between window starts.
-
-        Returns
-        -------
-        dict
-            ``mse``, ``mae`` and ``n_windows``.
-        """
-        from .network import forecast_windows
-
-        check_is_fitted(self)
-        stride = _params.check_int("stride", stride, 1)
-        values, _ = self._validate_series(X, reset=False)
-        need = self.seq_len + self.pred_len
-        if len(values) < need:
-            raise ValueError(
-                f"X has {len(values)} rows; scoring needs at least seq_len + pred_len = "
-                f"{self.seq_len} + {self.pred_len} = {need} rows."
-            )
-        windows = WindowedSeries(self._scale(values), self.seq_len, self.pred_len, stride=stride)
-        squared = absolute = 0.0
-        chunk = max(self.batch_size, 256)
-        for start in range(0, len(windows), chunk):
-            x, y = windows.batch(np.arange(start, min(start + chunk, len(windows))))
-            error = forecast_windows(self.module_, x, self.batch_size, self.device_).astype(np.float64) - y
-            squared += float(np.square(error).sum())
-            absolute += float(np.abs(error).sum())
-        count = len(windows) * self.pred_len * values.shape[1]
-        return {"mse": squared / count, "mae": absolute / count, "n_windows": len(windows)}
-
-    def score(self, X, y=None):
-        """Negative mean squared error of rolling forecasts over ``X``.
-
-        Greater is better, so ``GridSearchCV`` with ``TimeSeriesSplit`` can
-        use it as its default scoring. See :meth:`evaluate`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_steps, n_series) or DataFrame
-            At least ``seq_len + pred_len`` rows.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        float
-            ``-mse`` on the fitted scale.
-        """
-        return -self.evaluate(X)["mse"]
+        return forecast_windows(self.module_, windows, self.batch_size, self.device_)
 
     # ------------------------------------------------------------ persistence
 

@@ -7,9 +7,12 @@ NumPy arrays (see :mod:`calf_sklearn.windows`).
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,10 +20,57 @@ from tqdm.auto import tqdm
 
 from .network import forecast_windows
 
-__all__ = ["Trainer", "TrainingResult"]
+__all__ = ["Trainer", "TrainingResult", "read_checkpoint"]
 
 _ETA_MIN = 1e-8
 _BETAS = (0.9, 0.999)
+
+
+def read_checkpoint(path):
+    """Load a checkpoint written by :meth:`Trainer.fit`, or ``None`` if there is none.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The checkpoint file.
+
+    Returns
+    -------
+    dict or None
+        The saved training state plus whatever ``metadata`` the writer added.
+
+    Raises
+    ------
+    ValueError
+        If the file exists but cannot be read as a checkpoint.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        # weights_only: tensors and plain containers only, no code runs on load.
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(
+            f"The checkpoint {path} cannot be read ({exc}). Delete it to train from the start."
+        ) from exc
+    if not isinstance(state, dict) or "epoch" not in state:
+        raise ValueError(f"{path} is not a calf-sklearn training checkpoint. Delete it or pass another path.")
+    return state
+
+
+def _write_atomically(state, path):
+    """Save ``state`` so that ``path`` is always either the old or the new file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(handle)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 @dataclass
@@ -38,11 +88,14 @@ class TrainingResult:
         ``None`` if no epoch finished.
     interrupted : bool
         Whether training stopped on KeyboardInterrupt.
+    resumed_from : int or None
+        The last epoch read from a checkpoint (training went on after it).
     """
 
     history: list = field(default_factory=list)
     best_epoch: int | None = None
     interrupted: bool = False
+    resumed_from: int | None = None
 
 
 class Trainer:
@@ -183,7 +236,45 @@ class Trainer:
             count += y.size
         return total / count
 
-    def fit(self, train, validation=None):
+    def _rng_states(self):
+        states = {"shuffle_rng": self.generator.get_state(), "torch_rng": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            states["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return states
+
+    def _set_rng_states(self, state):
+        self.generator.set_state(state["shuffle_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        if self.device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+
+    def _checkpoint_state(self, epoch, result, best_mse, best_state, stale, finished):
+        return {
+            "epoch": epoch,
+            "finished": finished,
+            "weights": self._snapshot(),
+            "optimizer": self.optimizer.state_dict(),
+            "projection_optimizer": (
+                self.projection_optimizer.state_dict() if self.projection_optimizer is not None else None
+            ),
+            "scheduler": self.scheduler.state_dict(),
+            "history": result.history,
+            "best_epoch": result.best_epoch,
+            "best_mse": best_mse,
+            "best_weights": best_state,
+            "stale": stale,
+            **self._rng_states(),
+        }
+
+    def _resume(self, state):
+        self._restore(state["weights"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.projection_optimizer is not None and state["projection_optimizer"] is not None:
+            self.projection_optimizer.load_state_dict(state["projection_optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self._set_rng_states(state)
+
+    def fit(self, train, validation=None, *, checkpoint=None, resume=None, metadata=None):
         """Train until ``max_epochs`` or early stopping, then restore the best.
 
         A KeyboardInterrupt stops training cleanly: the best weights so far
@@ -196,14 +287,43 @@ class Trainer:
         validation : window source, default=None
             Validation windows; ``None`` trains for ``max_epochs`` and keeps
             the last weights.
+        checkpoint : str or path-like, default=None
+            File to which the whole training state (trainable weights,
+            optimisers, schedule, early-stopping state, random generators)
+            is written atomically after every epoch.
+        resume : dict, default=None
+            A state read by :func:`read_checkpoint` from an earlier run of the
+            same training: it goes on after the state's last epoch, exactly as
+            the uninterrupted run would have.
+        metadata : dict, default=None
+            Saved with every checkpoint (for the caller to recognise it).
 
         Returns
         -------
         TrainingResult
         """
         result = TrainingResult()
-        best_mse, best_state, stale = math.inf, None, 0
-        epochs = tqdm(range(1, self.max_epochs + 1), desc="CALF", unit="epoch", disable=self.verbose < 1)
+        best_mse, best_state, stale, first, finished = math.inf, None, 0, 1, False
+        if resume is not None:
+            self._resume(resume)
+            result.history = list(resume["history"])
+            result.best_epoch = resume["best_epoch"]
+            result.resumed_from = resume["epoch"]
+            best_mse, best_state, stale = resume["best_mse"], resume["best_weights"], resume["stale"]
+            first = resume["epoch"] + 1
+            # Recomputed, not read: a larger max_epochs extends a finished run.
+            finished = resume["epoch"] >= self.max_epochs or (
+                validation is not None and stale >= self.patience
+            )
+        last = first - 1 if finished else self.max_epochs
+        epochs = tqdm(
+            range(first, last + 1),
+            desc="CALF",
+            unit="epoch",
+            initial=first - 1,
+            total=self.max_epochs,
+            disable=self.verbose < 1,
+        )
         try:
             for epoch in epochs:
                 started = time.perf_counter()
@@ -226,7 +346,11 @@ class Trainer:
                     loss=f"{record['train_loss']:.4f}",
                     val_mse="-" if record["val_mse"] is None else f"{record['val_mse']:.4f}",
                 )
-                if validation is not None and stale >= self.patience:
+                finished = epoch == self.max_epochs or (validation is not None and stale >= self.patience)
+                if checkpoint is not None:
+                    state = self._checkpoint_state(epoch, result, best_mse, best_state, stale, finished)
+                    _write_atomically({**(metadata or {}), **state}, checkpoint)
+                if finished:
                     break
         except KeyboardInterrupt:
             result.interrupted = True
@@ -235,7 +359,8 @@ class Trainer:
                 if best_state is not None
                 else "the weights as they were when interrupted (no epoch had finished)"
             )
-            warnings.warn(f"Training interrupted; keeping {kept}.", UserWarning, stacklevel=2)
+            saved = f"; {checkpoint} holds the last finished epoch to resume from" if checkpoint else ""
+            warnings.warn(f"Training interrupted; keeping {kept}{saved}.", UserWarning, stacklevel=2)
         finally:
             epochs.close()
         if best_state is not None:

@@ -1,0 +1,264 @@
+"""What every forecaster of the package shares: input checks, scaling, predict and scores.
+
+A subclass fits a model on scaled windows and implements
+``_forecast_scaled(windows) -> (N, pred_len, M)``; everything a user touches
+after ``fit`` (``predict``, ``evaluate``, ``score``, the containers of the
+output) lives here, so the baselines behave exactly like CALF.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from . import _params
+from ._timeindex import check_time_index, future_index, index_spec
+from .windows import WindowedSeries, temporal_split
+
+
+class _WindowForecaster(BaseEstimator):
+    """Base of forecasters that map ``seq_len`` look-back rows to ``pred_len`` future rows."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        tags.input_tags.allow_nan = False
+        return tags
+
+    # ------------------------------------------------------------------ input
+
+    def _validate_series(self, X, *, reset):
+        """2-D float array of X, plus how to mirror X in the output."""
+        kind, index, columns, name = "array", None, None, None
+        if isinstance(X, pd.Series):
+            kind, name, X = "series", X.name, X.to_frame()
+        if isinstance(X, pd.DataFrame):
+            kind = "frame" if kind == "array" else kind
+            index, columns = X.index, X.columns
+            check_time_index(index)
+        values = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite=True)
+        return values, {"kind": kind, "columns": columns, "index": index, "name": name}
+
+    def _validate_validation(self, X_val):
+        """X_val as a 2-D float array with the training data's series."""
+        if isinstance(X_val, pd.Series):
+            X_val = X_val.to_frame()
+        values = check_array(X_val, dtype=np.float64, ensure_all_finite=True, input_name="X_val")
+        if values.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X_val has {values.shape[1]} series but X has {self.n_features_in_}; "
+                "pass the same series for validation."
+            )
+        named = hasattr(self, "feature_names_in_") and isinstance(X_val, pd.DataFrame)
+        if named and list(X_val.columns) != list(self.feature_names_in_):
+            raise ValueError("X_val's columns differ from X's; pass the same columns in the same order.")
+        if len(values) < self.seq_len + self.pred_len:
+            raise ValueError(
+                f"X_val has {len(values)} rows; one validation window needs seq_len + pred_len = "
+                f"{self.seq_len + self.pred_len} rows (its first seq_len rows are look-back)."
+            )
+        return values
+
+    def _split(self, values, X_val):
+        """Training rows and validation rows (``None`` for none) of a validated X."""
+        n_rows = len(values)
+        if X_val is None:
+            validation_size = _params.check_validation_size(self.validation_size)
+            train_stop, validation_start = temporal_split(
+                n_rows, validation_size, self.seq_len, self.pred_len
+            )
+            validation = values[validation_start:] if validation_start is not None else None
+            return values[:train_stop], validation
+        validation = self._validate_validation(X_val)
+        if n_rows < self.seq_len + self.pred_len:
+            raise ValueError(
+                f"X has {n_rows} rows, but one training window needs seq_len + pred_len = "
+                f"{self.seq_len + self.pred_len} rows."
+            )
+        return values, validation
+
+    def _windows(self, scaler, train_values, validation_values, stride=1):
+        """Scaled training and validation windows (validation: every window, or ``None``)."""
+        train = WindowedSeries(
+            scaler.transform(train_values).astype(np.float32), self.seq_len, self.pred_len, stride=stride
+        )
+        validation = None
+        if validation_values is not None:
+            validation = WindowedSeries(
+                scaler.transform(validation_values).astype(np.float32), self.seq_len, self.pred_len
+            )
+        return train, validation
+
+    def _remember(self, values, meta, scaler):
+        """Set what predict needs from the training data."""
+        self.scaler_ = scaler
+        self.last_window_ = values[-self.seq_len :].copy()
+        self._output_ = {key: meta[key] for key in ("kind", "columns", "name")}
+        self._index_spec_ = index_spec(meta["index"]) if meta["index"] is not None else None
+
+    @staticmethod
+    def _fit_scaler(train_values):
+        return StandardScaler().fit(train_values)
+
+    # ---------------------------------------------------------------- predict
+
+    def _forecast_scaled(self, windows):  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
+
+    def _scale(self, values):
+        return ((values - self.scaler_.mean_) / self.scaler_.scale_).astype(np.float32)
+
+    def _unscale(self, values):
+        return values.astype(np.float64) * self.scaler_.scale_ + self.scaler_.mean_
+
+    def _forecast(self, windows, horizon):
+        """Forecast (N, >= seq_len, M) raw windows ``horizon`` steps ahead."""
+        context = self._scale(windows[:, -self.seq_len :])
+        rounds = math.ceil(horizon / self.pred_len)
+        if rounds > 1:
+            warnings.warn(
+                f"horizon={horizon} exceeds pred_len={self.pred_len}: forecasting recursively in "
+                f"{rounds} rounds, feeding forecasts back as inputs (errors compound). Fit with "
+                f"pred_len >= {horizon} to forecast it directly.",
+                UserWarning,
+                stacklevel=3,
+            )
+        pieces = []
+        for _ in range(rounds):
+            piece = self._forecast_scaled(context)
+            pieces.append(piece)
+            context = np.concatenate([context, piece], axis=1)[:, -self.seq_len :]
+        return self._unscale(np.concatenate(pieces, axis=1)[:, :horizon])
+
+    def _check_horizon(self, horizon):
+        if horizon is None:
+            return self.pred_len
+        return _params.check_int("horizon", horizon, 1)
+
+    def predict(self, X=None, horizon=None):
+        """Forecast the steps that follow a series.
+
+        Parameters
+        ----------
+        X : None, int, array-like of shape (n_steps, n_series) or (n_windows, seq_len, n_series)
+            ``None`` forecasts after the end of the training data. A 2-D
+            array, DataFrame or Series with at least ``seq_len`` rows
+            forecasts after its last row (its last ``seq_len`` rows are the
+            look-back). A 3-D array forecasts each window of a batch. An
+            integer is taken as ``horizon`` (``predict(24)``).
+        horizon : int, default=None
+            Steps to forecast; ``None`` means ``pred_len``. Above
+            ``pred_len`` the forecast is recursive and a warning says so.
+
+        Returns
+        -------
+        ndarray of shape (horizon, n_series) or (n_windows, horizon, n_series), DataFrame or Series
+            In the container of the input (of the training data when ``X`` is
+            ``None``): a DataFrame keeps the columns and continues the index
+            (future timestamps at the index's frequency).
+        """
+        check_is_fitted(self)
+        if isinstance(X, numbers.Integral) and not isinstance(X, bool):
+            if horizon is not None:
+                raise TypeError("predict got an integer X and a horizon; pass the horizon once.")
+            X, horizon = None, X
+        horizon = self._check_horizon(horizon)
+        if X is None:
+            forecast = self._forecast(self.last_window_[None], horizon)[0]
+            return self._wrap(forecast, self._output_, self._index_spec_)
+        if getattr(X, "ndim", 2) == 3 or (isinstance(X, (list, tuple)) and np.ndim(X) == 3):
+            windows = check_array(X, allow_nd=True, dtype=np.float64, ensure_all_finite=True)
+            if windows.shape[2] != self.n_features_in_ or windows.shape[1] < self.seq_len:
+                raise ValueError(
+                    f"3-D X must have shape (n_windows, >= seq_len={self.seq_len}, "
+                    f"n_series={self.n_features_in_}), got {windows.shape}."
+                )
+            return self._forecast(windows, horizon)
+        values, meta = self._validate_series(X, reset=False)
+        if len(values) < self.seq_len:
+            raise ValueError(
+                f"X has {len(values)} rows but the look-back needs seq_len={self.seq_len}; "
+                f"pass at least the last {self.seq_len} rows of the series."
+            )
+        forecast = self._forecast(values[None], horizon)[0]
+        spec = index_spec(meta["index"]) if meta["index"] is not None else None
+        return self._wrap(forecast, meta, spec)
+
+    @staticmethod
+    def _wrap(forecast, meta, spec):
+        """Put a (horizon, M) forecast in the container described by ``meta``."""
+        if meta["kind"] == "array":
+            return forecast
+        index = future_index(spec, len(forecast))
+        if meta["kind"] == "series":
+            return pd.Series(forecast[:, 0], index=index, name=meta["name"])
+        return pd.DataFrame(forecast, index=index, columns=meta["columns"])
+
+    # ----------------------------------------------------------------- scores
+
+    def evaluate(self, X, stride=1):
+        """Errors of rolling forecasts over a series.
+
+        Every window of ``seq_len + pred_len`` rows of ``X`` (``stride`` apart)
+        is forecast from its first ``seq_len`` rows and compared with its last
+        ``pred_len``, on the scale fitted in ``fit`` (as in the paper's
+        protocol, so every series counts alike).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_steps, n_series) or DataFrame
+            At least ``seq_len + pred_len`` rows.
+        stride : int, default=1
+            Distance between window starts.
+
+        Returns
+        -------
+        dict
+            ``mse``, ``mae`` and ``n_windows``.
+        """
+        check_is_fitted(self)
+        stride = _params.check_int("stride", stride, 1)
+        values, _ = self._validate_series(X, reset=False)
+        need = self.seq_len + self.pred_len
+        if len(values) < need:
+            raise ValueError(
+                f"X has {len(values)} rows; scoring needs at least seq_len + pred_len = "
+                f"{self.seq_len} + {self.pred_len} = {need} rows."
+            )
+        windows = WindowedSeries(self._scale(values), self.seq_len, self.pred_len, stride=stride)
+        squared = absolute = 0.0
+        chunk = max(self.batch_size, 256)
+        for start in range(0, len(windows), chunk):
+            x, y = windows.batch(np.arange(start, min(start + chunk, len(windows))))
+            error = self._forecast_scaled(x).astype(np.float64) - y
+            squared += float(np.square(error).sum())
+            absolute += float(np.abs(error).sum())
+        count = len(windows) * self.pred_len * values.shape[1]
+        return {"mse": squared / count, "mae": absolute / count, "n_windows": len(windows)}
+
+    def score(self, X, y=None):
+        """Negative mean squared error of rolling forecasts over ``X``.
+
+        Greater is better, so ``GridSearchCV`` with ``TimeSeriesSplit`` can
+        use it as its default scoring. See :meth:`evaluate`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_steps, n_series) or DataFrame
+            At least ``seq_len + pred_len`` rows.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        float
+            ``-mse`` on the fitted scale.
+        """
+        return -self.evaluate(X)["mse"]
