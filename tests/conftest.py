@@ -1,7 +1,13 @@
 """Shared fixtures: tiny randomly initialised GPT-2 backbones, never downloads."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+# The project's real benchmark files live beside the checkout (never copied in).
+STAGED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 # A GPT-2 small enough to train in a second on a CPU. Token ids are set inside
 # the vocabulary so transformers does not warn about them.
@@ -65,3 +71,15 @@ def make_series(n_rows=240, n_series=3, seed=0):
 @pytest.fixture
 def series():
     return make_series()
+
+
+@pytest.fixture(scope="session")
+def data_home():
+    """The benchmark data folder: $CALF_SKLEARN_DATA, else ../shared/data beside the checkout."""
+    folder = Path(os.environ.get("CALF_SKLEARN_DATA") or STAGED_DATA)
+    if not folder.is_dir():
+        pytest.fail(
+            f"Benchmark data folder {folder} is missing: stage the files of the data README there "
+            "or set CALF_SKLEARN_DATA to the folder that holds them."
+        )
+    return folder
