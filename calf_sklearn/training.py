@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from .network import forecast_windows
 
-__all__ = ["Trainer", "TrainingResult", "read_checkpoint"]
+__all__ = ["Trainer", "TrainingResult", "read_checkpoint", "windows_mse"]
 
 _ETA_MIN = 1e-8
 _BETAS = (0.9, 0.999)
@@ -57,6 +57,33 @@ def read_checkpoint(path):
     if not isinstance(state, dict) or "epoch" not in state:
         raise ValueError(f"{path} is not a calf-sklearn training checkpoint. Delete it or pass another path.")
     return state
+
+
+def windows_mse(network, data, batch_size, device):
+    """Mean squared error of ``network`` over every window of ``data``, in eval mode.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        Maps look-backs (B, L, M) to forecasts (B, P, M) and has ``pred_len``.
+    data : window source
+        Windows with ``len()`` and ``batch(indices) -> (x, y)``.
+    batch_size : int
+        Windows per forward pass.
+    device : torch.device
+        Where the network lives.
+
+    Returns
+    -------
+    float
+    """
+    total, count = 0.0, 0
+    for start in range(0, len(data), batch_size):
+        x, y = data.batch(np.arange(start, min(start + batch_size, len(data))))
+        forecast = forecast_windows(network, x, batch_size, device)
+        total += float(np.square(forecast.astype(np.float64) - y).sum())
+        count += y.size
+    return total / count
 
 
 def _write_atomically(state, path):
@@ -228,13 +255,7 @@ class Trainer:
 
     def validation_mse(self, data):
         """Temporal-branch MSE over every validation window, in eval mode."""
-        total, count = 0.0, 0
-        for start in range(0, len(data), self.batch_size):
-            x, y = data.batch(np.arange(start, min(start + self.batch_size, len(data))))
-            forecast = forecast_windows(self.network, x, self.batch_size, self.device)
-            total += float(np.square(forecast.astype(np.float64) - y).sum())
-            count += y.size
-        return total / count
+        return windows_mse(self.network, data, self.batch_size, self.device)
 
     def _rng_states(self):
         states = {"shuffle_rng": self.generator.get_state(), "torch_rng": torch.get_rng_state()}
