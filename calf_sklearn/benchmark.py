@@ -177,7 +177,10 @@ class _Run:
             "percent": self.percent,
             "quick": self.quick,
             "backbone": self.backbone,
-            "calf_params": {k: repr(v) for k, v in sorted(self.calf_params.items())},
+            # How progress is shown or where it runs does not change the result.
+            "calf_params": {
+                k: repr(v) for k, v in sorted(self.calf_params.items()) if k not in ("verbose", "device")
+            },
             "version": __version__,
         }
 

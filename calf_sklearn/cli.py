@@ -156,7 +156,8 @@ def _benchmark(args):
                 plot=not args.no_plot,
                 device=args.device,
                 random_state=args.seed,
-                verbose=0 if args.quiet else 1,
+                # Epoch and batch progress bars: a CPU epoch of the paper's shape takes minutes.
+                verbose=0 if args.quiet else 2,
             )
             print()
             print(to_markdown(table))
