@@ -154,6 +154,9 @@ def _hardware(device):
     return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
 
 
+_NOT_IN_KEY = ("verbose", "device", "max_epochs")
+
+
 @dataclasses.dataclass
 class _Run:
     """Everything that identifies one benchmark run, and its folder."""
@@ -177,10 +180,9 @@ class _Run:
             "percent": self.percent,
             "quick": self.quick,
             "backbone": self.backbone,
-            # How progress is shown or where it runs does not change the result.
-            "calf_params": {
-                k: repr(v) for k, v in sorted(self.calf_params.items()) if k not in ("verbose", "device")
-            },
+            # How progress is shown or where it runs does not change the result, and
+            # a changed epoch cap only re-runs CALF (its checkpoint extends or ends).
+            "calf_params": {k: repr(v) for k, v in sorted(self.calf_params.items()) if k not in _NOT_IN_KEY},
             "version": __version__,
         }
 
@@ -399,11 +401,13 @@ def run_benchmark(
     _prepare_folder(run, resume)
     plot_starts = np.linspace(0, n_test - 1, num=min(n_plot_windows, n_test)).round().astype(int)
 
+    epoch_cap = CALFForecaster(**calf_params).max_epochs
     rows = []
     for model_name in models:
         saved = run.folder / f"{model_name}.json"
-        if saved.exists():
-            row = json.loads(saved.read_text())
+        row = json.loads(saved.read_text()) if saved.exists() else None
+        cap = epoch_cap if model_name == "calf" else None
+        if row is not None and row.get("max_epochs") == cap:
             if verbose:
                 print(f"[{model_name}] already done in {run.folder}; reusing its result")
             rows.append(row)
@@ -430,6 +434,7 @@ def run_benchmark(
             "percent": percent,
             "quick": quick,
             "device": str(getattr(model, "device_", "cpu")),
+            "max_epochs": cap,
         }
         saved.write_text(json.dumps(row, indent=1))
         if model_name == "calf":

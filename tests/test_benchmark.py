@@ -117,7 +117,7 @@ def test_quick_calf_uses_the_preset_and_the_quick_caps(quick_run):
     config = json.loads((quick_run[1] / "config.json").read_text())
     settings = config["calf_params"]
     assert settings["batch_size"] == "256" and settings["patience"] == "10"
-    assert settings["max_epochs"] == "2"
+    assert json.loads((quick_run[1] / "calf.json").read_text())["max_epochs"] == 2
     assert settings["window_stride"] == str(int(np.ceil(8449 / 1024)))
 
 
@@ -173,13 +173,32 @@ def test_changed_settings_start_the_run_over(data_home, tmp_path):
         llm=TINY,
         pretrained=False,
         quick=True,
-        params=dict(FAST, max_epochs=4),
+        params=dict(FAST, max_epochs=3, learning_rate=1e-3),
         models=("naive",),
         output_dir=tmp_path,
         plot=False,
         verbose=0,
     )
     assert table.model.iloc[0] == "naive (last value)"
+
+
+def test_a_new_epoch_cap_reruns_calf_alone(data_home, tmp_path, monkeypatch):
+    quick(data_home, tmp_path, models=("naive", "calf"))
+    monkeypatch.setattr(NaiveForecaster, "fit", lambda *a, **k: pytest.fail("naive refitted"))
+    table = run_benchmark(
+        "ETTh1",
+        96,
+        data_home=data_home,
+        llm=TINY,
+        pretrained=False,
+        quick=True,
+        params=dict(FAST, max_epochs=1),
+        models=("naive", "calf"),
+        output_dir=tmp_path,
+        plot=False,
+        verbose=0,
+    )
+    assert table.set_index("model").loc["CALF", "epochs"].startswith("1")
 
 
 def test_few_shot_trains_on_fewer_windows_but_scales_with_all(data_home, tmp_path, monkeypatch):
