@@ -121,7 +121,8 @@ def test_quick_calf_uses_the_preset_and_the_quick_caps(quick_run):
     assert settings["window_stride"] == str(int(np.ceil(8449 / 1024)))
 
 
-def quick(data_home, folder, **kwargs):
+def quick(data_home, folder, params=None, **kwargs):
+    """A quick ETTh1 run with the tiny backbone; ``params`` add to the CALF settings."""
     return run_benchmark(
         "ETTh1",
         96,
@@ -129,7 +130,7 @@ def quick(data_home, folder, **kwargs):
         llm=TINY,
         pretrained=False,
         quick=True,
-        params=dict(FAST, max_epochs=3),
+        params={**FAST, "max_epochs": 3, **(params or {})},
         output_dir=folder,
         plot=False,
         verbose=0,
@@ -166,38 +167,14 @@ def test_changed_settings_start_the_run_over(data_home, tmp_path):
     quick(data_home, tmp_path, models=("naive",))
     folder = tmp_path / "ETTh1_sl96_pl96_random_quick"
     (folder / "naive.json").write_text(json.dumps({"model": "stale"}))
-    table = run_benchmark(
-        "ETTh1",
-        96,
-        data_home=data_home,
-        llm=TINY,
-        pretrained=False,
-        quick=True,
-        params=dict(FAST, max_epochs=3, learning_rate=1e-3),
-        models=("naive",),
-        output_dir=tmp_path,
-        plot=False,
-        verbose=0,
-    )
+    table = quick(data_home, tmp_path, params={"learning_rate": 1e-3}, models=("naive",))
     assert table.model.iloc[0] == "naive (last value)"
 
 
 def test_a_new_epoch_cap_reruns_calf_alone(data_home, tmp_path, monkeypatch):
     quick(data_home, tmp_path, models=("naive", "calf"))
     monkeypatch.setattr(NaiveForecaster, "fit", lambda *a, **k: pytest.fail("naive refitted"))
-    table = run_benchmark(
-        "ETTh1",
-        96,
-        data_home=data_home,
-        llm=TINY,
-        pretrained=False,
-        quick=True,
-        params=dict(FAST, max_epochs=1),
-        models=("naive", "calf"),
-        output_dir=tmp_path,
-        plot=False,
-        verbose=0,
-    )
+    table = quick(data_home, tmp_path, params={"max_epochs": 1}, models=("naive", "calf"))
     assert table.set_index("model").loc["CALF", "epochs"].startswith("1")
 
 
