@@ -6,9 +6,8 @@ NumPy arrays (see :mod:`calf_sklearn.windows`).
 
 from __future__ import annotations
 
+import functools
 import math
-import os
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ._atomic import write_atomically
 from .network import forecast_windows
 
 __all__ = ["Trainer", "TrainingResult", "read_checkpoint", "windows_mse"]
@@ -84,20 +84,6 @@ def windows_mse(network, data, batch_size, device):
         total += float(np.square(forecast.astype(np.float64) - y).sum())
         count += y.size
     return total / count
-
-
-def _write_atomically(state, path):
-    """Save ``state`` so that ``path`` is always either the old or the new file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(handle)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass
@@ -369,8 +355,11 @@ class Trainer:
                 )
                 finished = epoch == self.max_epochs or (validation is not None and stale >= self.patience)
                 if checkpoint is not None:
-                    state = self._checkpoint_state(epoch, result, best_mse, best_state, stale, finished)
-                    _write_atomically({**(metadata or {}), **state}, checkpoint)
+                    state = {
+                        **(metadata or {}),
+                        **self._checkpoint_state(epoch, result, best_mse, best_state, stale, finished),
+                    }
+                    write_atomically(checkpoint, functools.partial(torch.save, state))
                 if finished:
                     break
         except KeyboardInterrupt:

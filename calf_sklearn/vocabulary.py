@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ._atomic import write_atomically
 from ._version import __version__
 
 __all__ = [
@@ -157,17 +157,8 @@ def _write_cache(path, words, source):
         "sign_rule": "largest-magnitude coordinate positive",
         "calf_sklearn": __version__,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write beside the target and rename: readers never see a partial file,
-    # and two processes filling the same entry both leave a complete one.
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(handle)
-    try:
-        save_file({"principal_words": words}, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    # Two processes filling the same entry both leave a complete one.
+    write_atomically(path, lambda tmp: save_file({"principal_words": words}, tmp, metadata=metadata))
 
 
 def cached_principal_word_embeddings(weight, n_components, cache_dir=None, *, source=""):
