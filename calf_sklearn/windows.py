@@ -57,8 +57,8 @@ def temporal_split(n_rows, validation_size, seq_len, pred_len):
     train_stop = n_rows - n_validation
     if train_stop < window:
         raise ValueError(
-            f"Too few rows to train: {n_rows} rows minus {n_validation} held out "
-            f"for validation leaves {train_stop}, but one window needs "
+            f"Too few rows to train: n_samples={n_rows} rows, minus {n_validation} held "
+            f"out for validation, leaves {train_stop}, but one window needs "
             f"seq_len + pred_len = {window} rows. Pass a longer series, lower "
             f"seq_len/pred_len, or lower validation_size."
         )

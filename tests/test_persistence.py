@@ -272,3 +272,160 @@ def test_artifact_saved_on_a_gpu_loads_on_the_cpu(fitted, monkeypatch):
     loaded.__setstate__(state)
     assert loaded.device_ == torch.device("cpu")
     np.testing.assert_array_equal(loaded.predict(), fitted.predict())
+
+
+# ------------------------------------------------- safe format (no pickle)
+
+
+def _safe_round_trip(model, tmp_path, name="model.safetensors"):
+    path = calf_sklearn.save_forecaster(model, tmp_path / name)
+    assert path == tmp_path / name and path.is_file()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    return calf_sklearn.load_forecaster(path)
+
+
+def test_safe_format_round_trip(fitted, data, tmp_path):
+    loaded = _safe_round_trip(fitted, tmp_path)
+    assert type(loaded) is CALFForecaster
+    assert loaded.get_params() == fitted.get_params()
+    np.testing.assert_array_equal(loaded.predict(), fitted.predict())
+    np.testing.assert_array_equal(loaded.predict(_windows(data)), fitted.predict(_windows(data)))
+    with pytest.warns(UserWarning, match="recursively"):
+        np.testing.assert_array_equal(loaded.predict(horizon=20), fitted.predict(horizon=20))
+    assert loaded.score(data[-60:]) == fitted.score(data[-60:])
+    for name in ("n_features_in_", "history_", "best_epoch_", "training_interrupted_", "resumed_from_epoch_"):
+        assert getattr(loaded, name) == getattr(fitted, name), name
+    np.testing.assert_array_equal(loaded.last_window_, fitted.last_window_)
+    for name in ("mean_", "scale_", "var_", "n_samples_seen_", "n_features_in_"):
+        np.testing.assert_array_equal(getattr(loaded.scaler_, name), getattr(fitted.scaler_, name))
+    assert loaded.device_ == fitted.device_
+    assert not hasattr(loaded, "feature_names_in_")
+    assert not any(p.requires_grad for p in loaded.module_.parameters())
+
+
+def test_safe_format_keeps_columns_and_index(fitted_frame, frame, tmp_path):
+    loaded = _safe_round_trip(fitted_frame, tmp_path)
+    pd.testing.assert_frame_equal(loaded.predict(), fitted_frame.predict())
+    pd.testing.assert_frame_equal(loaded.predict(frame.iloc[:50]), fitted_frame.predict(frame.iloc[:50]))
+    np.testing.assert_array_equal(loaded.feature_names_in_, ["north", "south"])
+    with pytest.raises(ValueError, match="feature names"):
+        loaded.predict(frame.rename(columns={"south": "east"}))
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        pd.date_range("2024-03-30", periods=120, freq="h", tz="Europe/Paris"),
+        pd.date_range("2024-01-31", periods=120, freq="ME"),
+        pd.RangeIndex(1000, 1240, 2),
+    ],
+    ids=["hourly-tz", "month-end", "integer-step"],
+)
+def test_safe_format_continues_the_index(module_env, index, tmp_path):
+    frame = pd.DataFrame(make_series(120, 2, seed=3), index=index, columns=[10, 20])
+    model = CALFForecaster(**tiny(max_epochs=1)).fit(frame)
+    loaded = _safe_round_trip(model, tmp_path)
+    pd.testing.assert_frame_equal(loaded.predict(), model.predict())
+
+
+def test_safe_format_series_and_config_params(module_env, tmp_path):
+    from transformers import GPT2Config
+
+    series = pd.Series(make_series(120, 1, seed=2)[:, 0], name="load")
+    model = CALFForecaster(
+        **tiny(llm=GPT2Config(**{**TINY_GPT2, "vocab_size": VOCAB}), cache_dir=tmp_path / "cache", max_epochs=1)
+    ).fit(series)
+    loaded = _safe_round_trip(model, tmp_path)
+    pd.testing.assert_series_equal(loaded.predict(), model.predict())
+    assert isinstance(loaded.llm, GPT2Config) and loaded.llm.to_dict() == model.llm.to_dict()
+    assert loaded.cache_dir == tmp_path / "cache"
+
+
+def test_safe_format_loads_without_unpickling(fitted, tmp_path):
+    """In a fresh process where pickle and torch.load cannot run, loading still works."""
+    path = calf_sklearn.save_forecaster(fitted, tmp_path / "model.safetensors")
+    np.save(tmp_path / "expected.npy", fitted.predict())
+    script = textwrap.dedent(
+        f"""
+        import sys, torch, numpy as np
+        import calf_sklearn.network, transformers  # imports done before the guard goes up
+
+        def guard(event, args):
+            # Every unpickler (C or Python) raises this event before it loads a global.
+            if event == "pickle.find_class":
+                raise AssertionError(f"unpickling was attempted: {{args}}")
+
+        def forbidden(*args, **kwargs):
+            raise AssertionError("torch.load was called")
+
+        torch.load = forbidden
+        sys.addaudithook(guard)
+        from calf_sklearn import load_forecaster
+        model = load_forecaster({str(path)!r})
+        assert np.array_equal(model.predict(), np.load({str(tmp_path / "expected.npy")!r}))
+        print("ok")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "ok"
+
+
+def _rewrite_header(path, edit):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    header = json.loads(metadata["calf_sklearn"])
+    edit(header)
+    save_file(tensors, str(path), metadata={"calf_sklearn": json.dumps(header)})
+
+
+def test_safe_format_refuses_another_version(fitted, tmp_path):
+    path = calf_sklearn.save_forecaster(fitted, tmp_path / "model.safetensors")
+    _rewrite_header(path, lambda h: h.update(artifact_format=ARTIFACT_FORMAT + 1, calf_sklearn_version="9.9.9"))
+    with pytest.raises(ValueError) as info:
+        calf_sklearn.load_forecaster(path)
+    message = str(info.value)
+    assert "9.9.9" in message and calf_sklearn.__version__ in message
+    assert f"format {ARTIFACT_FORMAT + 1}" in message and f"format {ARTIFACT_FORMAT}" in message
+
+
+def test_safe_format_refuses_other_files(fitted, tmp_path):
+    from safetensors.torch import save_file
+
+    other = tmp_path / "other.safetensors"
+    save_file({"x": torch.zeros(3)}, str(other))
+    with pytest.raises(ValueError, match="not a forecaster written by save_forecaster"):
+        calf_sklearn.load_forecaster(other)
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"\x00" * 64)
+    with pytest.raises(ValueError, match="not a safetensors file"):
+        calf_sklearn.load_forecaster(garbage)
+    truncated = tmp_path / "truncated.safetensors"
+    calf_sklearn.save_forecaster(fitted, truncated)
+    truncated.write_bytes(truncated.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="not a safetensors file"):
+        calf_sklearn.load_forecaster(truncated)
+    with pytest.raises(FileNotFoundError, match="missing"):
+        calf_sklearn.load_forecaster(tmp_path / "missing.safetensors")
+
+
+def test_safe_format_refuses_what_it_cannot_store(fitted, tiny_params, tmp_path):
+    from sklearn.exceptions import NotFittedError
+
+    from calf_sklearn.baselines import NaiveForecaster
+
+    with pytest.raises(NotFittedError):
+        calf_sklearn.save_forecaster(CALFForecaster(**tiny_params), tmp_path / "a.safetensors")
+    with pytest.raises(TypeError, match="joblib"):
+        calf_sklearn.save_forecaster(NaiveForecaster(pred_len=2).fit(np.ones((5, 2))), tmp_path / "b.safetensors")
+    odd = pickle.loads(pickle.dumps(fitted))
+    odd.random_state = np.random.RandomState(0)
+    with pytest.raises(TypeError, match="random_state"):
+        calf_sklearn.save_forecaster(odd, tmp_path / "c.safetensors")
+    assert not list(tmp_path.iterdir())
