@@ -23,6 +23,48 @@ from ._timeindex import check_time_index, future_index, index_spec
 from .windows import WindowedSeries, temporal_split
 
 
+_FLOAT32_LIMIT = 1e15
+
+
+def _check_numeric_columns(frame, name="X"):
+    """Refuse columns that are not numbers, naming them (pandas would say only 'could not convert')."""
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_complex_dtype(values):
+            continue
+        if pd.api.types.is_datetime64_any_dtype(values) or isinstance(values.dtype, pd.PeriodDtype):
+            raise ValueError(
+                f"{name}'s column {column!r} holds dates, not a series; make it the index, "
+                f"e.g. {name}.set_index({column!r})."
+            )
+        try:
+            pd.to_numeric(values, errors="raise")
+        except (TypeError, ValueError):
+            bad = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
+            example = f" (e.g. {bad.iloc[0]!r} at row {bad.index[0]!r})" if len(bad) else ""
+            raise ValueError(
+                f"{name}'s column {column!r} is not numeric (dtype {values.dtype}){example}; "
+                f"pass only numeric series, e.g. {name}.select_dtypes('number'), or convert it "
+                "with pd.to_numeric."
+            ) from None
+
+
+def _check_finite(values, name="X", columns=None):
+    """Refuse NaN and infinite values, saying how many and where the first one is."""
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    n_nan, n_inf = int(np.isnan(values).sum()), int(np.isinf(values).sum())
+    where = np.argwhere(~finite)[0]
+    series = where[-1] if columns is None else repr(columns[where[-1]])
+    place = f"row {where[-2]}, series {series}" + (f", window {where[0]}" if values.ndim == 3 else "")
+    raise ValueError(
+        f"{name} contains {n_nan} NaN and {n_inf} infinite value(s) (first at {place}); the "
+        "forecaster needs complete series. Fill the gaps first (e.g. DataFrame.interpolate() "
+        "or .ffill()) or cut the series before them."
+    )
+
+
 class _WindowForecaster(BaseEstimator):
     """Base of forecasters that map ``seq_len`` look-back rows to ``pred_len`` future rows."""
 
@@ -34,6 +76,29 @@ class _WindowForecaster(BaseEstimator):
 
     # ------------------------------------------------------------------ input
 
+    def set_params(self, **params):
+        """Set parameters; an unknown name is refused with the closest valid one.
+
+        Parameters
+        ----------
+        **params : dict
+            Parameter names and values, as in the constructor.
+
+        Returns
+        -------
+        self : estimator
+            This estimator.
+        """
+        valid = self.get_params(deep=False)
+        for key in params:
+            name = key.split("__", 1)[0]
+            if name not in valid:
+                raise ValueError(
+                    f"{type(self).__name__} has no parameter {name!r}."
+                    f"{_params.suggest(name, valid)} Valid parameters: {sorted(valid)}."
+                )
+        return super().set_params(**params)
+
     def _validate_series(self, X, *, reset):
         """2-D float array of X, plus how to mirror X in the output."""
         kind, index, columns, name = "array", None, None, None
@@ -43,14 +108,32 @@ class _WindowForecaster(BaseEstimator):
             kind = "frame" if kind == "array" else kind
             index, columns = X.index, X.columns
             check_time_index(index)
-        values = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite=True)
+            _check_numeric_columns(X)
+        if getattr(X, "shape", (None,))[0] == 0 or (isinstance(X, (list, tuple)) and len(X) == 0):
+            raise ValueError(
+                f"X is empty (0 rows); pass at least seq_len + pred_len = "
+                f"{self.seq_len + self.pred_len} rows of a series (time steps x series)."
+            )
+        try:
+            values = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite=False)
+        except ValueError as error:
+            if reset or not ("feature names" in str(error) or "features, but" in str(error)):
+                raise
+            names = getattr(self, "feature_names_in_", None)
+            seen = f"the columns {list(names)}" if names is not None else f"{self.n_features_in_} series"
+            separator = "\n" if "\n" in str(error) else " "
+            raise ValueError(f"{str(error).rstrip()}{separator}Pass {seen}, in the order used in fit.") from None
+        _check_finite(values, "X", columns)
         return values, {"kind": kind, "columns": columns, "index": index, "name": name}
 
     def _validate_validation(self, X_val):
         """X_val as a 2-D float array with the training data's series."""
         if isinstance(X_val, pd.Series):
             X_val = X_val.to_frame()
-        values = check_array(X_val, dtype=np.float64, ensure_all_finite=True, input_name="X_val")
+        if isinstance(X_val, pd.DataFrame):
+            _check_numeric_columns(X_val, "X_val")
+        values = check_array(X_val, dtype=np.float64, ensure_all_finite=False, input_name="X_val")
+        _check_finite(values, "X_val", getattr(X_val, "columns", None))
         if values.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X_val has {values.shape[1]} series but X has {self.n_features_in_}; "
@@ -105,7 +188,14 @@ class _WindowForecaster(BaseEstimator):
 
     @staticmethod
     def _fit_scaler(train_values):
-        return StandardScaler().fit(train_values)
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaler = StandardScaler().fit(train_values)
+        if not (np.isfinite(scaler.mean_).all() and np.isfinite(scaler.scale_).all()):
+            raise ValueError(
+                "X's values are too large to standardise in float64 (their variance overflows); "
+                "divide X by a constant first, e.g. X / 1e100."
+            )
+        return scaler
 
     # ---------------------------------------------------------------- predict
 
@@ -113,7 +203,17 @@ class _WindowForecaster(BaseEstimator):
         raise NotImplementedError
 
     def _scale(self, values):
-        return ((values - self.scaler_.mean_) / self.scaler_.scale_).astype(np.float32)
+        scaled = (values - self.scaler_.mean_) / self.scaler_.scale_
+        # The networks compute in float32 and square deviations: beyond this
+        # a forecast would be inf or NaN rather than an error.
+        largest = float(np.abs(scaled).max(initial=0.0))
+        if largest > _FLOAT32_LIMIT:
+            raise ValueError(
+                f"X lies up to {largest:.3g} standard deviations from the training data's mean "
+                f"(on the scale fitted in fit); forecasts are limited to {_FLOAT32_LIMIT:.0e}. "
+                "Check that X is in the units of the training data."
+            )
+        return scaled.astype(np.float32)
 
     def _unscale(self, values):
         return values.astype(np.float64) * self.scaler_.scale_ + self.scaler_.mean_
@@ -174,7 +274,8 @@ class _WindowForecaster(BaseEstimator):
             forecast = self._forecast(self.last_window_[None], horizon)[0]
             return self._wrap(forecast, self._output_, self._index_spec_)
         if getattr(X, "ndim", 2) == 3 or (isinstance(X, (list, tuple)) and np.ndim(X) == 3):
-            windows = check_array(X, allow_nd=True, dtype=np.float64, ensure_all_finite=True)
+            windows = check_array(X, allow_nd=True, dtype=np.float64, ensure_all_finite=False)
+            _check_finite(windows, "X")
             if windows.shape[2] != self.n_features_in_ or windows.shape[1] < self.seq_len:
                 raise ValueError(
                     f"3-D X must have shape (n_windows, >= seq_len={self.seq_len}, "

@@ -9,7 +9,8 @@ import numbers
 from .losses import LOSSES
 
 
-def _suggest(value, choices):
+def suggest(value, choices):
+    """' Did you mean ...?' for the closest of ``choices``, or ''."""
     close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
     return f" Did you mean {close[0]!r}?" if close else ""
 
@@ -21,7 +22,7 @@ _ALIASES = {"l2": "mse", "mae": "l1", "huber": "smooth_l1", "smoothl1": "smooth_
 def check_choice(name, value, choices):
     if value not in choices:
         hint = _ALIASES.get(str(value).lower())
-        hint = f" Did you mean {hint!r}?" if hint in choices else _suggest(value, choices)
+        hint = f" Did you mean {hint!r}?" if hint in choices else suggest(value, choices)
         raise ValueError(f"{name}={value!r} is not one of {sorted(choices)}.{hint}")
     return value
 

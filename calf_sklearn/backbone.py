@@ -12,6 +12,8 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
+from . import _params
+
 __all__ = ["BackboneUnavailableError", "backbone_config", "load_backbone"]
 
 _OFFLINE_VALUES = {"1", "on", "yes", "true"}
@@ -99,6 +101,18 @@ def _from_pretrained(loader, llm, revision, local_files_only, **kwargs):
         raise _unavailable(llm, revision, str(error).splitlines()[0]) from error
 
 
+def _check_config_keys(fields, config_class):
+    """Refuse keys the configuration does not know: GPT2Config would keep a typo silently."""
+    known = set(config_class().to_dict()) | set(config_class.attribute_map)
+    for key in fields:
+        if key not in known:
+            raise ValueError(
+                f"llm has the key {key!r}, which is not a {config_class.__name__} field."
+                f"{_params.suggest(key, sorted(known))} "
+                "Common fields: n_embd, n_layer, n_head, n_positions, vocab_size."
+            )
+
+
 def backbone_config(llm, *, revision=None, local_files_only=False):
     """The ``GPT2Config`` that ``llm`` names, without loading any weights.
 
@@ -131,6 +145,7 @@ def backbone_config(llm, *, revision=None, local_files_only=False):
     from transformers import GPT2Config
 
     if isinstance(llm, dict):
+        _check_config_keys(llm, GPT2Config)
         return GPT2Config(**llm)
     if _is_config(llm):
         return _check_gpt2(GPT2Config.from_dict(llm.to_dict()), llm)
