@@ -2,7 +2,8 @@
 
 Fits a forecaster with a randomly initialised GPT-2 of the paper's shape
 (width 768, 12 heads, vocabulary 50257, first 6 of 12 blocks kept) for one
-short epoch on synthetic data, saves it with joblib and prints the figures.
+short epoch on synthetic data, saves it with joblib and with
+``save_forecaster`` (safetensors, no pickle) and prints the figures.
 The size does not depend on the weights' values, so a random backbone gives
 the same figure as the pre-trained one.
 
@@ -19,7 +20,7 @@ import time
 import joblib
 import numpy as np
 
-from calf_sklearn import CALFForecaster
+from calf_sklearn import CALFForecaster, load_forecaster, save_forecaster
 from calf_sklearn.datasets import make_synthetic_series
 
 GPT2_SHAPE = {"n_embd": 768, "n_layer": 12, "n_head": 12, "vocab_size": 50257, "n_positions": 1024}
@@ -52,11 +53,18 @@ def main():
         started = time.perf_counter()
         loaded = joblib.load(path)
         load_seconds = time.perf_counter() - started
+        safe_path = save_forecaster(model, os.path.join(folder, "model.safetensors"))
+        safe_size = os.path.getsize(safe_path)
+        started = time.perf_counter()
+        safe_loaded = load_forecaster(safe_path)
+        safe_seconds = time.perf_counter() - started
     assert np.array_equal(loaded.predict(), model.predict())
+    assert np.array_equal(safe_loaded.predict(), model.predict())
     print(f"GPT-2 shape, 6 blocks, M={args.series}, L=P=96 (random backbone; size independent of values)")
     print(f"  saved tensors:     {n_params / 1e6:.2f} M values ({len(state)} tensors)")
     print(f"  joblib artifact:   {size / 2**20:.1f} MiB")
     print(f"  load time:         {load_seconds:.2f} s")
+    print(f"  safetensors file:  {safe_size / 2**20:.1f} MiB, loads in {safe_seconds:.2f} s")
     print(f"  fit (1 epoch):     {fitted:.1f} s")
 
 
