@@ -22,7 +22,6 @@ from . import _params
 from ._timeindex import check_time_index, future_index, index_spec
 from .windows import WindowedSeries, temporal_split
 
-
 _FLOAT32_LIMIT = 1e15
 
 
