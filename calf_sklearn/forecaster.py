@@ -118,7 +118,7 @@ class CALFForecaster(_WindowForecaster):
     scaler_ : sklearn.preprocessing.StandardScaler
         Per-series scaling fitted on the training rows; the network sees
         scaled data and forecasts are returned in the original units.
-    last_window_ : ndarray of shape (seq_len, n_features_in_)
+    last_window_ : ndarray of shape (seq_len, n_series)
         The last ``seq_len`` rows of the training data, from which
         ``predict()`` without ``X`` forecasts.
 
@@ -126,6 +126,7 @@ class CALFForecaster(_WindowForecaster):
     --------
     calf_sklearn.principal_word_embeddings : The vocabulary reduction.
     calf_sklearn.mse_scorer : Scorer for ``GridSearchCV``.
+    calf_sklearn.save_forecaster : Save without pickle.
 
     Notes
     -----
@@ -133,6 +134,8 @@ class CALFForecaster(_WindowForecaster):
     without the vocabulary matrix, the textual branch or other training-only
     parts, so a saved forecaster predicts offline on any machine. Loading a
     pickle runs code from the file: only load files you trust.
+    :func:`~calf_sklearn.save_forecaster` writes a safetensors file instead,
+    which :func:`~calf_sklearn.load_forecaster` reads without running any.
 
     Examples
     --------

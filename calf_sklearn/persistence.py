@@ -116,6 +116,8 @@ def load_forecaster(path, *, device=None):
 
     Raises
     ------
+    FileNotFoundError
+        If there is no file at ``path``.
     ValueError
         If the file is not a calf-sklearn forecaster, or was written by a
         calf-sklearn whose format this version cannot read (the message
@@ -141,7 +143,7 @@ def load_forecaster(path, *, device=None):
     try:
         with safe_open(os.fspath(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 - not a dict
     except (SafetensorError, OSError, ValueError) as error:
         raise ValueError(
             f"{path} is not a safetensors file written by save_forecaster ({error})."
