@@ -1,17 +1,29 @@
 """The ``calf-sklearn`` command line.
 
-``calf-sklearn benchmark --dataset ETTh1 --pred-len 96`` runs
-:func:`calf_sklearn.benchmark.run_benchmark` and prints its table.
+``calf-sklearn fit data.csv -o model.joblib`` trains a :class:`~calf_sklearn.CALFForecaster`
+on a CSV file, ``calf-sklearn predict model.joblib data.csv -o forecast.csv``
+forecasts the steps after a CSV's last row, and ``calf-sklearn benchmark
+--dataset ETTh1 --pred-len 96`` runs :func:`calf_sklearn.benchmark.run_benchmark`
+and prints its table.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import inspect
 import json
+import re
 import sys
+import textwrap
+import warnings
 from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main", "main_exit"]
+
+
+class _CommandError(Exception):
+    """An error the user can fix; ``main`` prints its message without a traceback."""
 
 
 def _value(text):
@@ -31,8 +43,12 @@ def _assignment(text):
 
 def _backbone_config(text):
     """A JSON object, or the path of a JSON file holding one."""
-    path = Path(text)
-    source = path.read_text() if path.is_file() else text
+    source = text
+    if not text.lstrip().startswith("{"):  # as a path, a long JSON object would be "file name too long"
+        try:
+            source = Path(text).read_text()
+        except OSError:
+            pass  # not a readable file: the JSON error below names the problem
     try:
         config = json.loads(source)
     except json.JSONDecodeError as error:
@@ -177,6 +193,441 @@ def _benchmark(args):
     return 0
 
 
+# ------------------------------------------------------------------------------------- fit and predict
+
+# Constructor parameters spelled another way on the command line.
+_NOT_OPTIONS = {"pretrained": "--backbone-random", "verbose": "--quiet"}
+# Parameters listed under "backbone" in --help; every other one is a training option.
+_BACKBONE_PARAMS = ("llm", "revision", "local_files_only", "n_layers", "n_principal_words")
+# Column names taken for time stamps, in any case.
+_DATE_NAMES = ("date", "time", "timestamp", "datetime")
+# Series drawn by --plot: with more, each panel gets too small to read.
+_MAX_PLOTTED = 4
+
+
+def _number(text):
+    """An int when ``text`` is one (a row count), else a float (a fraction)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+
+
+def _column_list(text):
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
+    return names
+
+
+# Option types the default value does not tell (a None default, or int-or-float).
+_TYPES = {"random_state": int, "validation_size": _number, "lora_alpha": _number}
+# Short placeholders in --help; other options show their upper-cased name.
+_METAVARS = {int: "N", float: "X", _number: "X"}
+# Help for parameters whose docstring speaks of what only Python can pass (objects, fit's X_val).
+_HELP = {
+    "llm": "Hugging Face hub id of a GPT-2, or a local folder saved with save_pretrained "
+    "(--backbone-random trains a randomly initialised one instead).",
+    "validation_size": "Fraction (e.g. 0.2) or number (e.g. 500) of the last rows held out for early "
+    "stopping; 0 trains for --max-epochs and keeps the last weights.",
+    "random_state": "Seeds initialisation, dropout and shuffling; fits with the same integer give "
+    "identical forecasts on the same machine. Without it every fit differs.",
+}
+
+
+def _param_docs(cls):
+    """``{parameter: description}`` from the numpydoc "Parameters" section of ``cls``'s docstring."""
+    doc = inspect.cleandoc(cls.__doc__ or "")  # no docstring under python -OO: plain defaults then
+    section = re.search(r"^Parameters\n-+\n(.*?)(?=^\S[^\n]*\n-+\n|\Z)", doc, re.MULTILINE | re.DOTALL)
+    docs, names = {}, []
+    for line in section.group(1).splitlines() if section else []:
+        if line and not line[0].isspace():  # "a, b : type, default=..." documents a and b together
+            names = [name.strip() for name in line.split(":")[0].split(",")]
+        elif line.strip():
+            for name in names:
+                docs[name] = f"{docs.get(name, '')} {line.strip()}".strip()
+    # Plain text for a terminal: no reST roles or literal markers.
+    return {name: re.sub(r":\w+:`([^`]*)`", r"\1", text).replace("``", "") for name, text in docs.items()}
+
+
+def _estimator_params():
+    """``{name: default}`` of the CALFForecaster parameters offered as options, in signature order."""
+    from .forecaster import CALFForecaster
+
+    parameters = inspect.signature(CALFForecaster).parameters
+    return {name: p.default for name, p in parameters.items() if name not in _NOT_OPTIONS}
+
+
+def _add_estimator_options(parser):
+    """One option per constructor parameter, generated from the signature so they stay in sync."""
+    from .forecaster import CALFForecaster
+    from .losses import LOSSES
+
+    docs = _param_docs(CALFForecaster)
+    backbone = parser.add_argument_group("backbone")
+    training = parser.add_argument_group("training (CALFForecaster parameters)")
+    for name, default in _estimator_params().items():
+        text = _HELP.get(name, docs.get(name, "")).replace("%", "%%")
+        # SUPPRESS: only the options given reach the estimator, which keeps its own defaults.
+        options = {"default": argparse.SUPPRESS, "help": f"{text} (default: {default})".lstrip()}
+        if isinstance(default, bool):
+            options["action"] = "store_true" if default is False else argparse.BooleanOptionalAction
+        else:
+            options["type"] = _TYPES.get(name, str if default is None else type(default))
+            options["metavar"] = _METAVARS.get(options["type"])
+            if name.endswith("_loss"):
+                options["choices"] = list(LOSSES)
+        group = backbone if name in _BACKBONE_PARAMS else training
+        group.add_argument("--" + name.replace("_", "-"), **options)
+    return backbone
+
+
+def _add_data_options(parser):
+    data = parser.add_argument_group("CSV columns")
+    data.add_argument(
+        "--date-column",
+        metavar="NAME",
+        help="column of time stamps, used to stamp the forecast (default: a column named date, time, "
+        "timestamp or datetime in any case, else the first column if it parses as dates or has no "
+        "header, else none)",
+    )
+    data.add_argument(
+        "--columns",
+        type=_column_list,
+        metavar="A,B,C",
+        help="comma-separated series to use (default: fit takes every column but the time stamps, "
+        "which must then all be numeric; predict takes the series the model was fitted on)",
+    )
+
+
+def _add_fit(subparsers):
+    parser = subparsers.add_parser(
+        "fit",
+        help="train a forecaster on a CSV file and save it",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.dedent(
+            """\
+            Train a CALFForecaster (GPT-2 fine-tuned the CALF way) on the series of a CSV file,
+            one row per time step and one column per series, oldest row first, and save it.
+            The last --validation-size of the rows is held out, in time order, for early
+            stopping. The backbone and training options are CALFForecaster's parameters, with
+            its defaults. An output ending in .safetensors is written in a format that runs no
+            code when loaded; any other name is written with joblib (a pickle)."""
+        ),
+        epilog=textwrap.dedent(
+            """\
+            examples:
+              calf-sklearn fit ETTh1.csv --pred-len 96 -o etth1.joblib
+              calf-sklearn fit sales.csv --columns north,south --seq-len 48 --pred-len 12 \\
+                  --backbone-random --max-epochs 5 -o sales.safetensors"""
+        ),
+    )
+    parser.add_argument("data", metavar="DATA.csv", help="training series: time steps x series")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="MODEL",
+        help="where to save the model: NAME.safetensors (safe to load) or any other name (joblib)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        help="keep the training state here after every epoch; running the same command again "
+        "resumes after the last finished epoch (default: no checkpoint)",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar (default: a bar over epochs)"
+    )
+    _add_data_options(parser)
+    backbone = _add_estimator_options(parser)
+    backbone.add_argument(
+        "--backbone-random",
+        action="store_true",
+        help="train a randomly initialised backbone instead of pre-trained weights: GPT-2 small's "
+        "shape unless --backbone-config gives another; needs no network and no download "
+        "(default: pre-trained --llm)",
+    )
+    backbone.add_argument(
+        "--backbone-config",
+        type=_backbone_config,
+        metavar="JSON",
+        help="GPT2Config fields of the random backbone, as a JSON object or the path of a JSON file; "
+        "implies --backbone-random (default: GPT-2 small's shape)",
+    )
+    parser.set_defaults(handler=_fit)
+
+
+def _add_predict(subparsers):
+    parser = subparsers.add_parser(
+        "predict",
+        help="forecast the steps after the end of a CSV file with a saved model",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.dedent(
+            """\
+            Load a model saved by `calf-sklearn fit` and forecast the steps after the last row
+            of a CSV file (its last seq_len rows are the look-back). The forecast is written as
+            CSV: one column per series and, when the input has time stamps, a first column that
+            continues them. Models are loaded by extension, as fit saves them. A joblib file
+            runs code when loaded: only load models you trust (.safetensors files run none)."""
+        ),
+        epilog=textwrap.dedent(
+            """\
+            examples:
+              calf-sklearn predict etth1.joblib ETTh1.csv -o forecast.csv
+              calf-sklearn predict sales.safetensors sales.csv -o next.csv --horizon 6 --plot next.png"""
+        ),
+    )
+    parser.add_argument("model", metavar="MODEL", help="a model saved by `calf-sklearn fit`")
+    parser.add_argument("data", metavar="DATA.csv", help="the series to forecast from, at least seq_len rows")
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="FORECAST.csv", help="where to write the forecast"
+    )
+    parser.add_argument(
+        "--horizon",
+        type=int,
+        metavar="H",
+        help="steps to forecast; above the model's pred_len the forecast is recursive and a warning "
+        "says so (default: the model's pred_len)",
+    )
+    parser.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="also save a picture of the last seq_len rows and the forecast of the first "
+        f"{_MAX_PLOTTED} series; needs matplotlib (default: no picture)",
+    )
+    _add_data_options(parser)
+    parser.set_defaults(handler=_predict)
+
+
+def _names(labels, limit=10):
+    """``'a', 'b', 'c'`` for an error message, cut after ``limit`` names."""
+    labels = [str(label) for label in labels]
+    shown = ", ".join(repr(label) for label in labels[:limit])
+    return shown + (f" and {len(labels) - limit} more" if len(labels) > limit else "")
+
+
+def _time_index(column):
+    """``column`` as an index of time stamps (numbers stay numbers), or ``None`` if it is not one."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(column):
+        return pd.Index(column)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas warns when it falls back to parsing value by value
+        dates = pd.to_datetime(column, errors="coerce")
+    return None if dates.isna().any() else pd.DatetimeIndex(dates)
+
+
+def _unnamed(column):
+    return str(column).startswith("Unnamed: ")  # pandas' name for a blank header
+
+
+def _read_csv(path, date_column=None):
+    """A CSV file as a DataFrame, indexed by its time-stamp column when it has one."""
+    import pandas as pd
+
+    if not Path(path).is_file():
+        raise _CommandError(f"{path}: no such file")
+    try:
+        frame = pd.read_csv(path)
+    except ValueError as error:  # pandas' ParserError and EmptyDataError, UnicodeDecodeError
+        raise _CommandError(f"cannot read {path} as CSV: {error}") from None
+    if date_column is not None and date_column not in frame.columns:
+        raise _CommandError(
+            f"--date-column {date_column!r} is not a column of {path}; it has {_names(frame.columns)}"
+        )
+    if date_column is not None:
+        candidates = [date_column]
+    else:
+        named = [column for column in frame.columns if str(column).lower() in _DATE_NAMES]
+        # The first column if it holds dates, or if it has no header: how pandas writes an index.
+        first = [
+            column
+            for column in frame.columns[:1]
+            if _unnamed(column) or not pd.api.types.is_numeric_dtype(frame[column])
+        ]
+        candidates = list(dict.fromkeys(named + first))
+    for column in candidates:
+        index = _time_index(frame[column])
+        if index is not None:
+            name = "" if _unnamed(column) else column  # "" keeps the forecast's header blank too
+            return frame.drop(columns=column).set_axis(index.rename(name), axis=0)
+    if date_column is not None:
+        raise _CommandError(f"column {date_column!r} of {path} does not parse as dates")
+    return frame
+
+
+def _select(frame, columns, path, hint=""):
+    """The series columns of ``frame``: ``columns``, or every one (all numeric) when ``None``."""
+    import pandas as pd
+
+    if columns is not None:
+        unknown = [column for column in columns if column not in frame.columns]
+        if unknown:
+            raise _CommandError(
+                f"{path} has no column {_names(unknown)}; it has {_names(frame.columns)}{hint}"
+            )
+        frame = frame[columns]
+    text = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column])]
+    if text:
+        raise _CommandError(
+            f"column {_names(text)} of {path} is not numeric; pick the series with --columns, "
+            "or name the time-stamp column with --date-column"
+        )
+    return frame
+
+
+def _random_backbone_line(config, n_layers):
+    from .benchmark import GPT2_SHAPE
+
+    shape = {**GPT2_SHAPE, **config}  # GPT2Config's defaults are GPT-2 small's shape
+    return (
+        f"Backbone: randomly initialised GPT-2 (width {shape['n_embd']}, first {n_layers} of "
+        f"{shape['n_layer']} blocks), not pre-trained weights."
+    )
+
+
+def _fit(args):
+    from .backbone import BackboneUnavailableError
+    from .benchmark import GPT2_SHAPE
+    from .forecaster import CALFForecaster
+
+    params = {name: getattr(args, name) for name in _estimator_params() if hasattr(args, name)}
+    random_backbone = args.backbone_random or args.backbone_config is not None
+    if random_backbone:
+        if "llm" in params:
+            raise _CommandError("--llm names pre-trained weights; leave it out with --backbone-random")
+        params.update(llm=args.backbone_config or dict(GPT2_SHAPE), pretrained=False)
+    model = CALFForecaster(**params, verbose=0 if args.quiet else 1)
+    output = Path(args.output)
+    save = _saver(output)  # before training, so a bad output path does not waste a fit
+    frame = _select(_read_csv(args.data, args.date_column), args.columns, args.data)
+    if random_backbone:
+        print(_random_backbone_line(model.llm, model.n_layers))
+    try:
+        model.fit(frame, checkpoint=args.checkpoint)
+    except BackboneUnavailableError as error:
+        raise _CommandError(
+            f"{error} On the command line: --llm FOLDER, --local-files-only, or --backbone-random."
+        ) from None
+    save(model, output)
+    scores = [epoch["val_mse"] for epoch in model.history_ if epoch.get("val_mse") is not None]
+    if model.resumed_from_epoch_:
+        print(f"Resumed from {args.checkpoint} after epoch {model.resumed_from_epoch_}.")
+    print(
+        f"Trained {len(model.history_)} epoch(s), best epoch {model.best_epoch_}"
+        + (f", last validation MSE {scores[-1]:.4g} (standardised)" if scores else ", no validation")
+        + (" (interrupted: best weights so far kept)" if model.training_interrupted_ else "")
+        + "."
+    )
+    print(f"Model saved to {output}")
+    return 0
+
+
+def _saver(path):
+    """The function that writes a model to ``path``, chosen by its extension."""
+    if not path.parent.is_dir():
+        raise _CommandError(f"cannot save the model to {path}: folder {path.parent} does not exist")
+    if path.suffix.lower() == ".safetensors":
+        from .persistence import save_forecaster  # lazily: torch and safetensors load slowly
+
+        return save_forecaster
+    import joblib
+
+    return joblib.dump
+
+
+def _load(path):
+    """The forecaster saved at ``path``, read by its extension."""
+    path = Path(path)
+    if not path.is_file():
+        raise _CommandError(f"{path}: no such file")
+    if path.suffix.lower() == ".safetensors":
+        from .persistence import load_forecaster
+
+        model = load_forecaster(path)  # raises ValueError, with its own message, on a foreign file
+    else:
+        import pickle
+
+        import joblib
+
+        try:
+            model = joblib.load(path)
+        # A damaged or foreign pickle fails in any of these ways, with a message meaningless alone.
+        except (
+            pickle.UnpicklingError,
+            EOFError,
+            LookupError,
+            AttributeError,
+            ImportError,
+            ValueError,
+        ) as error:
+            raise _CommandError(
+                f"cannot load a model from {path} ({type(error).__name__}: {error}); "
+                "is it a file written by `calf-sklearn fit`?"
+            ) from None
+    if not (hasattr(model, "predict") and hasattr(model, "n_features_in_")):
+        raise _CommandError(f"{path} does not hold a fitted forecaster")
+    return model
+
+
+def _predict(args):
+    model = _load(args.model)
+    names = getattr(model, "feature_names_in_", None)
+    columns, hint = args.columns, ""
+    if columns is None and names is not None:
+        # The series the model knows, by name: other columns of the file are left out.
+        columns, hint = [str(name) for name in names], f"; the model was fitted on {_names(names)}"
+    frame = _select(_read_csv(args.data, args.date_column), columns, args.data, hint)
+    forecast = model.predict(frame, horizon=args.horizon)
+    dated = frame.index.name is not None  # the file had a time-stamp column: continue it
+    forecast.to_csv(args.output, index=dated, index_label=frame.index.name)
+    print(f"Forecast of {len(forecast)} steps for {forecast.shape[1]} series written to {args.output}")
+    if args.plot:
+        _plot(frame, forecast, model.seq_len, args.plot)
+        print(f"Plot written to {args.plot}")
+    return 0
+
+
+def _plot(history, forecast, seq_len, path):
+    """Save a picture of the look-back and the forecast of the first few series."""
+    import pandas as pd
+
+    try:
+        from matplotlib.figure import Figure  # not pyplot: no GUI backend, no global state
+    except ImportError:
+        raise _CommandError("--plot needs matplotlib: pip install 'calf-sklearn[plot]'") from None
+    columns = list(forecast.columns[:_MAX_PLOTTED])
+    figure = Figure(figsize=(9, 1 + 2 * len(columns)), layout="constrained")
+    axes = figure.subplots(len(columns), 1, sharex=True, squeeze=False)[:, 0]
+    recent = history.iloc[-seq_len:]
+    for ax, column in zip(axes, columns):
+        # The forecast line starts at the last observation so the two lines join.
+        ahead = pd.concat([recent[column].iloc[-1:], forecast[column]])
+        ax.plot(recent.index, recent[column].to_numpy(), color="0.35", label="history")
+        ax.plot(ahead.index, ahead.to_numpy(), color="tab:blue", label="forecast")
+        ax.set_ylabel(str(column))
+    shown = f"first {len(columns)} of {forecast.shape[1]} series" if forecast.shape[1] > len(columns) else ""
+    axes[0].set_title(f"Forecast of {len(forecast)} steps after the last {len(recent)} rows {shown}".strip())
+    axes[0].legend(loc="upper left")
+    figure.savefig(path, dpi=100)
+
+
+@contextlib.contextmanager
+def _plain_warnings():
+    """Show warnings as one ``calf-sklearn: warning: ...`` line, not Python's source excerpt."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"calf-sklearn: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
 def build_parser():
     """The argument parser of the ``calf-sklearn`` command."""
     from ._version import __version__
@@ -186,6 +637,8 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"calf-sklearn {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    _add_fit(subparsers)
+    _add_predict(subparsers)
     _add_benchmark(subparsers)
     return parser
 
@@ -196,27 +649,33 @@ def main(argv=None):
     Parameters
     ----------
     argv : list of str, default=None
-        Arguments (``sys.argv[1:]`` when ``None``).
+        Arguments (``sys.argv[1:]`` when ``None``). A malformed command line
+        exits through argparse (status 2) with its usage message.
 
     Returns
     -------
     int
-        0 on success; 1 on an error the user can fix (the message says how);
-        130 when interrupted.
+        0 on success; 2 (as argparse uses) on an error the user can fix,
+        after a one-line message saying what; 130 when interrupted.
 
     Examples
     --------
     >>> args = build_parser().parse_args(["benchmark", "--dataset", "ETTh1", "--quick"])
     >>> args.pred_len, args.quick, args.models
     ([96], True, ['naive', 'dlinear', 'calf'])
+    >>> args = build_parser().parse_args(["fit", "data.csv", "-o", "m.joblib", "--pred-len", "24"])
+    >>> args.pred_len, args.output, hasattr(args, "seq_len")  # options left out keep the estimator's default
+    (24, 'm.joblib', False)
     """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args)
-    except (ValueError, FileNotFoundError, OSError) as error:
-        print(f"calf-sklearn: error: {error}", file=sys.stderr)
-        return 1
+        with _plain_warnings():
+            return args.handler(args)
+    except (_CommandError, ValueError, TypeError, OSError) as error:
+        # One line, like argparse's own errors; the estimator's messages say how to fix the input.
+        print(f"calf-sklearn: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return 130

@@ -255,7 +255,7 @@ def test_markdown_labels_a_random_backbone_and_compares():
 
 
 def test_cli_errors_are_clear(data_home, tmp_path, capsys):
-    assert main(["benchmark", "--dataset", "nope.csv", "--data-home", str(tmp_path)]) == 1
+    assert main(["benchmark", "--dataset", "nope.csv", "--data-home", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "nope.csv" in err and str(tmp_path) in err
     with pytest.raises(SystemExit):
@@ -277,7 +277,7 @@ def test_cli_errors_are_clear(data_home, tmp_path, capsys):
                 str(tmp_path),
             ]
         )
-        == 1
+        == 2
     )
     assert "percent" in capsys.readouterr().err
 
