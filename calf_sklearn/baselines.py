@@ -30,7 +30,7 @@ class NaiveForecaster(_WindowForecaster):
         Number of series seen in ``fit``.
     scaler_ : sklearn.preprocessing.StandardScaler
         Per-series scaling fitted on the training rows (used by ``evaluate``).
-    last_window_ : ndarray of shape (1, n_features_in_)
+    last_window_ : ndarray of shape (1, n_series)
         The last row of the training data.
 
     Examples
@@ -127,7 +127,7 @@ class DLinearForecaster(_WindowForecaster):
         Per epoch: ``train_loss``, ``val_mse``, ``learning_rate``, ``seconds``.
     scaler_ : sklearn.preprocessing.StandardScaler
         Per-series scaling fitted on the training rows.
-    last_window_ : ndarray of shape (seq_len, n_features_in_)
+    last_window_ : ndarray of shape (seq_len, n_series)
         The last ``seq_len`` rows of the training data.
     device_ : torch.device
         Where the network lives.

@@ -292,7 +292,7 @@ def run_benchmark(
         Few-shot: train on the first ``percent`` % of the training windows;
         the scaler is still fitted on all training rows.
     llm, pretrained, revision, local_files_only
-        The backbone, as in :class:`CALFForecaster`. With
+        The backbone, as in :class:`~calf_sklearn.CALFForecaster`. With
         ``pretrained=False`` and ``llm`` a configuration, the backbone is
         randomly initialised, and every output says so.
     quick : bool, default=False

@@ -735,7 +735,7 @@ def split_borders(n_rows, split, seq_len=96, percent=100):
     n_rows : int
         Number of rows of the data set.
     split : {"ett_hour", "ett_minute", "ratio"}
-        Split convention (:attr:`DatasetInfo.split`).
+        Split convention (the ``split`` field of :class:`DatasetInfo`).
     seq_len : int, default=96
         Look-back length.
     percent : int, default=100
