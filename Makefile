@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test clean
+.PHONY: install demo test docs clean
 
 install: $(VENV)/.installed
 
@@ -20,5 +20,18 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
+# The documentation tools go into the same .venv, pinned by constraints.txt.
+$(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,docs]"
+	touch $@
+
+# HTML documentation in docs/_build/html. -W: warnings are errors; -n: every
+# cross-reference must resolve; -E: every page is read afresh, so a warning
+# is never hidden by a cached page. docs/api holds the stubs autosummary
+# generates; it is rebuilt each time.
+docs: $(VENV)/.docs-installed
+	rm -rf docs/api
+	$(BIN)/sphinx-build -E -W --keep-going -n -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis docs/_build docs/api
