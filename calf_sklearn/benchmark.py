@@ -73,7 +73,16 @@ _DLINEAR = {"learning_rate": 5e-3, "batch_size": 32, "max_epochs": 10, "patience
 
 
 class BenchmarkInterrupted(KeyboardInterrupt):
-    """Raised when a benchmark is stopped with Ctrl-C; the run's folder keeps its state."""
+    """Raised when a benchmark is stopped with Ctrl-C; the run's folder keeps its state.
+
+    It is a ``KeyboardInterrupt``, so code that stops on Ctrl-C stops on it
+    too; running the same benchmark again resumes from the folder.
+
+    Examples
+    --------
+    >>> issubclass(BenchmarkInterrupted, KeyboardInterrupt)
+    True
+    """
 
 
 def preset(name):

@@ -629,7 +629,19 @@ def _plain_warnings():
 
 
 def build_parser():
-    """The argument parser of the ``calf-sklearn`` command."""
+    """The argument parser of the ``calf-sklearn`` command and its subcommands.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        With the subcommands ``fit``, ``predict`` and ``benchmark``.
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["predict", "model.safetensors", "data.csv", "-o", "f.csv"])
+    >>> args.model, args.output, args.horizon
+    ('model.safetensors', 'f.csv', None)
+    """
     from ._version import __version__
 
     parser = argparse.ArgumentParser(
@@ -682,5 +694,23 @@ def main(argv=None):
 
 
 def main_exit():
-    """Console-script entry point: run :func:`main` and exit with its status."""
+    """Console-script entry point: run :func:`main` and exit with its status.
+
+    Raises
+    ------
+    SystemExit
+        Always, with :func:`main`'s return value as the status.
+
+    Examples
+    --------
+    >>> import sys
+    >>> from unittest import mock
+    >>> with mock.patch.object(sys, "argv", ["calf-sklearn", "--version"]):  # doctest: +ELLIPSIS
+    ...     try:
+    ...         main_exit()
+    ...     except SystemExit as done:
+    ...         print("status", done.code)
+    calf-sklearn ...
+    status 0
+    """
     sys.exit(main())

@@ -46,6 +46,15 @@ class CALFOutputs(NamedTuple):
         The n + 1 projected hidden states of the temporal branch.
     textual_features : list of Tensor or None
         The n + 1 projected hidden states of the textual branch.
+
+    Examples
+    --------
+    >>> from transformers import GPT2Config, GPT2Model
+    >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=32, n_layer=2, n_head=4, vocab_size=64)),
+    ...                   seq_len=24, pred_len=8, principal_words=torch.randn(10, 32))
+    >>> out = net.forward_train(torch.randn(5, 24, 3))
+    >>> out.forecast.shape, len(out.features), out.features[0].shape
+    (torch.Size([5, 8, 3]), 3, torch.Size([5, 3, 32]))
     """
 
     forecast: torch.Tensor
@@ -391,6 +400,16 @@ def forecast_windows(network, windows, batch_size, device):
     -------
     ndarray of shape (N, P, M), float32
         Forecasts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from transformers import GPT2Config, GPT2Model
+    >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=32, n_layer=2, n_head=4, vocab_size=64)),
+    ...                   seq_len=24, pred_len=8, principal_words=torch.randn(10, 32))
+    >>> windows = np.random.default_rng(0).normal(size=(10, 24, 3))
+    >>> forecast_windows(net, windows, batch_size=4, device=torch.device("cpu")).shape
+    (10, 8, 3)
     """
     import numpy as np
 

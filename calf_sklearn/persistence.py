@@ -129,7 +129,17 @@ def load_forecaster(path, *, device=None):
 
     Examples
     --------
-    See :func:`save_forecaster`.
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from calf_sklearn import CALFForecaster, load_forecaster, save_forecaster
+    >>> X = np.sin(np.arange(200) / 6)[:, None] * [1.0, 2.0]
+    >>> tiny = {"n_embd": 32, "n_layer": 2, "n_head": 4, "vocab_size": 128}
+    >>> model = CALFForecaster(pred_len=8, seq_len=24, llm=tiny, pretrained=False, n_layers=2,
+    ...                        n_principal_words=16, max_epochs=1, random_state=0).fit(X)
+    >>> path = save_forecaster(model, tempfile.mkdtemp() + "/model.safetensors")
+    >>> loaded = load_forecaster(path, device="cpu")
+    >>> loaded.device_, loaded.history_ == model.history_
+    (device(type='cpu'), True)
     """
     from safetensors import SafetensorError, safe_open
 

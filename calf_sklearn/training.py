@@ -43,6 +43,28 @@ def read_checkpoint(path):
     ------
     ValueError
         If the file exists but cannot be read as a checkpoint.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from transformers import GPT2Config, GPT2Model
+    >>> from calf_sklearn.losses import CALFLoss
+    >>> from calf_sklearn.network import CALFNetwork
+    >>> from calf_sklearn.windows import WindowedSeries
+    >>> _ = torch.manual_seed(0)
+    >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32)),
+    ...                   seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+    >>> data = WindowedSeries(np.random.default_rng(0).normal(size=(60, 2)).astype("float32"), 8, 4)
+    >>> trainer = Trainer(net, CALFLoss("l1", "l1", "l1", 1, 1, 0.01), learning_rate=5e-4,
+    ...                   projection_learning_rate=1e-4, batch_size=16, max_epochs=2, patience=5,
+    ...                   cosine_t_max=20, device=torch.device("cpu"),
+    ...                   generator=torch.Generator().manual_seed(0))
+    >>> path = tempfile.mkdtemp() + "/fit.ckpt"
+    >>> read_checkpoint(path) is None
+    True
+    >>> _ = trainer.fit(data, data, checkpoint=path)
+    >>> read_checkpoint(path)["epoch"]
+    2
     """
     path = Path(path)
     if not path.exists():
@@ -76,6 +98,19 @@ def windows_mse(network, data, batch_size, device):
     Returns
     -------
     float
+        The mean over every window, step and series.
+
+    Examples
+    --------
+    >>> from transformers import GPT2Config, GPT2Model
+    >>> from calf_sklearn.network import CALFNetwork
+    >>> from calf_sklearn.windows import WindowedSeries
+    >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32)),
+    ...                   seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+    >>> data = WindowedSeries(np.random.default_rng(0).normal(size=(60, 2)).astype("float32"), 8, 4)
+    >>> error = windows_mse(net, data, batch_size=16, device=torch.device("cpu"))
+    >>> bool(error > 0)
+    True
     """
     total, count = 0.0, 0
     for start in range(0, len(data), batch_size):
@@ -103,6 +138,25 @@ class TrainingResult:
         Whether training stopped on KeyboardInterrupt.
     resumed_from : int or None
         The last epoch read from a checkpoint (training went on after it).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from transformers import GPT2Config, GPT2Model
+    >>> from calf_sklearn.losses import CALFLoss
+    >>> from calf_sklearn.network import CALFNetwork
+    >>> from calf_sklearn.windows import WindowedSeries
+    >>> _ = torch.manual_seed(0)
+    >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32)),
+    ...                   seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+    >>> data = WindowedSeries(np.random.default_rng(0).normal(size=(60, 2)).astype("float32"), 8, 4)
+    >>> trainer = Trainer(net, CALFLoss("l1", "l1", "l1", 1, 1, 0.01), learning_rate=5e-4,
+    ...                   projection_learning_rate=1e-4, batch_size=16, max_epochs=2, patience=5,
+    ...                   cosine_t_max=20, device=torch.device("cpu"),
+    ...                   generator=torch.Generator().manual_seed(0))
+    >>> result = trainer.fit(data, data)
+    >>> [record["epoch"] for record in result.history], result.interrupted, result.resumed_from
+    ([1, 2], False, None)
     """
 
     history: list = field(default_factory=list)
