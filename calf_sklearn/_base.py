@@ -121,7 +121,9 @@ class _WindowForecaster(BaseEstimator):
             names = getattr(self, "feature_names_in_", None)
             seen = f"the columns {list(names)}" if names is not None else f"{self.n_features_in_} series"
             separator = "\n" if "\n" in str(error) else " "
-            raise ValueError(f"{str(error).rstrip()}{separator}Pass {seen}, in the order used in fit.") from None
+            raise ValueError(
+                f"{str(error).rstrip()}{separator}Pass {seen}, in the order used in fit."
+            ) from None
         _check_finite(values, "X", columns)
         return values, {"kind": kind, "columns": columns, "index": index, "name": name}
 

@@ -155,9 +155,7 @@ def load_forecaster(path, *, device=None):
             metadata = handle.metadata() or {}
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 - not a dict
     except (SafetensorError, OSError, ValueError) as error:
-        raise ValueError(
-            f"{path} is not a safetensors file written by save_forecaster ({error})."
-        ) from None
+        raise ValueError(f"{path} is not a safetensors file written by save_forecaster ({error}).") from None
     header = _read_header(path, metadata)
     target = _params.resolve_device(device) if device is not None else _saved_device(header["device"])
     forecaster = CALFForecaster(**_decode_params(header["params"]))
@@ -249,7 +247,7 @@ def _decode_params(encoded):
 
     params = {}
     for name, item in encoded.items():
-        (kind, value), = item.items()
+        ((kind, value),) = item.items()
         if kind == "gpt2_config":
             value = GPT2Config.from_dict(value)
         elif kind == "path":
@@ -347,6 +345,8 @@ def _saved_device(name):
     import torch
 
     device = torch.device(name)
-    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+    if device.type == "cuda" and (
+        not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()
+    ):
         return torch.device("cpu")
     return device

@@ -84,6 +84,7 @@ PUBLIC_MODULES = ["calf_sklearn"] + sorted(
     if not module.name.startswith("_")
 )
 
+
 def _check_api_coverage(app, env):
     from sphinx.util import logging as sphinx_logging
 

@@ -58,7 +58,11 @@ def _repeated(frame):
 
 
 BAD_DATA = {
-    "nan": (lambda f: _with(f, 5, 1, np.nan), ValueError, r"1 NaN and 0 infinite .*row 5, series 'south'.*interpolate"),
+    "nan": (
+        lambda f: _with(f, 5, 1, np.nan),
+        ValueError,
+        r"1 NaN and 0 infinite .*row 5, series 'south'.*interpolate",
+    ),
     "inf": (lambda f: _with(f, 9, 0, np.inf), ValueError, r"0 NaN and 1 infinite .*row 9, series 'north'"),
     "too few rows": (lambda f: f.iloc[:35], ValueError, r"n_samples=35 rows.*seq_len \+ pred_len = 32"),
     "non-numeric column": (
@@ -71,7 +75,11 @@ BAD_DATA = {
         ValueError,
         r"column 'south' is not numeric .*'n/a'",
     ),
-    "date column": (lambda f: f.reset_index(names="when"), ValueError, r"column 'when' holds dates.*set_index\('when'\)"),
+    "date column": (
+        lambda f: f.reset_index(names="when"),
+        ValueError,
+        r"column 'when' holds dates.*set_index\('when'\)",
+    ),
     "unsorted index": (_shuffled, ValueError, r"not sorted.*sort_index"),
     "repeated timestamps": (_repeated, ValueError, r"repeats 1 timestamp.*duplicated"),
     "empty": (lambda f: f.iloc[:0], ValueError, r"X is empty \(0 rows\).*seq_len \+ pred_len = 32"),
@@ -100,7 +108,11 @@ def test_bad_data_is_not_modified(fitted, unchanged):
 BAD_PARAMS = {
     "unknown loss": ({"feature_loss": "cosine"}, ValueError, r"feature_loss='cosine' is not one of"),
     "loss alias": ({"task_loss": "mae"}, ValueError, r"Did you mean 'l1'"),
-    "negative weight": ({"output_weight": -1.0}, ValueError, r"output_weight must be finite and in \[0.0, inf\)"),
+    "negative weight": (
+        {"output_weight": -1.0},
+        ValueError,
+        r"output_weight must be finite and in \[0.0, inf\)",
+    ),
     "deeper than the backbone": ({"n_layers": 3}, ValueError, r"n_layers=3 exceeds the backbone's 2 blocks"),
     "too many principal words": (
         {"n_principal_words": 33},
@@ -150,7 +162,11 @@ BAD_PREDICT = {
         ValueError,
         r"(?s)should match.*unseen at fit time:\n- east\nPass the columns \['north', 'south'\], in the order",
     ),
-    "other column names": (lambda f: f.rename(columns={"south": "west"}), ValueError, r"feature names should match"),
+    "other column names": (
+        lambda f: f.rename(columns={"south": "west"}),
+        ValueError,
+        r"feature names should match",
+    ),
     "array with other series": (
         lambda f: np.zeros((30, 3)),
         ValueError,
@@ -161,7 +177,11 @@ BAD_PREDICT = {
     "1-D": (lambda f: f["north"].to_numpy(), ValueError, r"reshape"),
     "non-numeric": (lambda f: f.assign(south="x"), ValueError, r"column 'south' is not numeric"),
     "unsorted index": (_shuffled, ValueError, r"not sorted"),
-    "far outside the training scale": (lambda f: f * 1e20, ValueError, r"standard deviations .*units of the training data"),
+    "far outside the training scale": (
+        lambda f: f * 1e20,
+        ValueError,
+        r"standard deviations .*units of the training data",
+    ),
     "3-D with other series": (
         lambda f: np.zeros((2, SEQ, 3)),
         ValueError,

@@ -31,7 +31,9 @@ PUBLIC = _public_objects()
 
 
 def _section(doc, title):
-    match = re.search(rf"^{title}\n-{{{len(title)}}}\n(.*?)(?=^\w[^\n]*\n-+\n|\Z)", doc, re.MULTILINE | re.DOTALL)
+    match = re.search(
+        rf"^{title}\n-{{{len(title)}}}\n(.*?)(?=^\w[^\n]*\n-+\n|\Z)", doc, re.MULTILINE | re.DOTALL
+    )
     return match.group(1) if match else None
 
 
@@ -51,7 +53,9 @@ def test_public_name_has_a_runnable_example(name, obj):
 
 
 @pytest.mark.parametrize(
-    "name, obj", [item for item in PUBLIC if inspect.isfunction(item[1])], ids=lambda x: x if isinstance(x, str) else ""
+    "name, obj",
+    [item for item in PUBLIC if inspect.isfunction(item[1])],
+    ids=lambda x: x if isinstance(x, str) else "",
 )
 def test_public_function_documents_its_parameters_and_result(name, obj):
     doc = inspect.getdoc(obj)
@@ -59,5 +63,7 @@ def test_public_function_documents_its_parameters_and_result(name, obj):
     if parameters:
         section = _section(doc, "Parameters") or ""
         for parameter in parameters:
-            assert re.search(rf"(^|, ){parameter}\b", section, re.MULTILINE), f"{name} does not document {parameter}"
+            assert re.search(rf"(^|, ){parameter}\b", section, re.MULTILINE), (
+                f"{name} does not document {parameter}"
+            )
     assert _section(doc, "Returns") is not None or _section(doc, "Raises") is not None, name

@@ -333,7 +333,9 @@ def test_safe_format_series_and_config_params(module_env, tmp_path):
 
     series = pd.Series(make_series(120, 1, seed=2)[:, 0], name="load")
     model = CALFForecaster(
-        **tiny(llm=GPT2Config(**{**TINY_GPT2, "vocab_size": VOCAB}), cache_dir=tmp_path / "cache", max_epochs=1)
+        **tiny(
+            llm=GPT2Config(**{**TINY_GPT2, "vocab_size": VOCAB}), cache_dir=tmp_path / "cache", max_epochs=1
+        )
     ).fit(series)
     loaded = _safe_round_trip(model, tmp_path)
     pd.testing.assert_series_equal(loaded.predict(), model.predict())
@@ -389,7 +391,9 @@ def _rewrite_header(path, edit):
 
 def test_safe_format_refuses_another_version(fitted, tmp_path):
     path = calf_sklearn.save_forecaster(fitted, tmp_path / "model.safetensors")
-    _rewrite_header(path, lambda h: h.update(artifact_format=ARTIFACT_FORMAT + 1, calf_sklearn_version="9.9.9"))
+    _rewrite_header(
+        path, lambda h: h.update(artifact_format=ARTIFACT_FORMAT + 1, calf_sklearn_version="9.9.9")
+    )
     with pytest.raises(ValueError) as info:
         calf_sklearn.load_forecaster(path)
     message = str(info.value)
@@ -425,7 +429,9 @@ def test_safe_format_refuses_what_it_cannot_store(fitted, tiny_params, tmp_path)
     with pytest.raises(NotFittedError):
         calf_sklearn.save_forecaster(CALFForecaster(**tiny_params), tmp_path / "a.safetensors")
     with pytest.raises(TypeError, match="joblib"):
-        calf_sklearn.save_forecaster(NaiveForecaster(pred_len=2).fit(np.ones((5, 2))), tmp_path / "b.safetensors")
+        calf_sklearn.save_forecaster(
+            NaiveForecaster(pred_len=2).fit(np.ones((5, 2))), tmp_path / "b.safetensors"
+        )
     odd = pickle.loads(pickle.dumps(fitted))
     odd.random_state = np.random.RandomState(0)
     with pytest.raises(TypeError, match="random_state"):

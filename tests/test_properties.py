@@ -119,9 +119,7 @@ def test_forecasts_are_equivariant_to_scale_and_shift(model, Z, level, spread, s
     std_x, std_y = X.std(axis=0), Y.std(axis=0)
     variance = np.minimum(std_x / fitted_scale, std_y / fitted_scale) ** 2
     assume((variance >= 0.01).all())
-    r = np.maximum(
-        np.abs(X - fitted_mean).max(axis=0) / std_x, np.abs(Y - fitted_mean).max(axis=0) / std_y
-    )
+    r = np.maximum(np.abs(X - fitted_mean).max(axis=0) / std_x, np.abs(Y - fitted_mean).max(axis=0) / std_y)
     delta = (F32_EPS * r + 1e-5 / variance).max()
     difference = np.abs(model.predict(Y) - (scale * model.predict(X) + shift))
     bound = scale * std_x * (1e-5 + 10 * delta)
