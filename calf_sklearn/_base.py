@@ -87,6 +87,22 @@ class _WindowForecaster(BaseEstimator):
         -------
         self : estimator
             This estimator.
+
+        Raises
+        ------
+        ValueError
+            If a name is not a parameter of the estimator.
+
+        Examples
+        --------
+        >>> from calf_sklearn import CALFForecaster
+        >>> model = CALFForecaster().set_params(seq_len=48, max_epochs=3)
+        >>> model.seq_len, model.max_epochs
+        (48, 3)
+        >>> model.set_params(max_epoch=3)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: CALFForecaster has no parameter 'max_epoch'. Did you mean 'max_epochs'? ...
         """
         valid = self.get_params(deep=False)
         for key in params:
@@ -264,6 +280,29 @@ class _WindowForecaster(BaseEstimator):
             In the container of the input (of the training data when ``X`` is
             ``None``): a DataFrame keeps the columns and continues the index
             (future timestamps at the index's frequency).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from calf_sklearn import CALFForecaster
+        >>> t = np.arange(300)
+        >>> X = np.column_stack([np.sin(t / 8), np.cos(t / 12)])
+        >>> tiny = {"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}
+        >>> model = CALFForecaster(pred_len=12, seq_len=36, llm=tiny, pretrained=False,
+        ...                        n_layers=1, n_principal_words=8, max_epochs=1,
+        ...                        random_state=0).fit(X)
+        >>> model.predict().shape  # after the training data
+        (12, 2)
+        >>> np.array_equal(model.predict(X), model.predict())  # X ends where the training data ends
+        True
+        >>> model.predict(np.stack([X[:36], X[100:136]]), horizon=6).shape  # a batch of windows
+        (2, 6, 2)
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame(X, columns=["a", "b"],
+        ...                      index=pd.date_range("2024-01-01", periods=300, freq="h"))
+        >>> forecast = model.fit(frame).predict(3)
+        >>> list(forecast.columns), str(forecast.index[0])
+        (['a', 'b'], '2024-01-13 12:00:00')
         """
         check_is_fitted(self)
         if isinstance(X, numbers.Integral) and not isinstance(X, bool):
@@ -324,6 +363,20 @@ class _WindowForecaster(BaseEstimator):
         -------
         dict
             ``mse``, ``mae`` and ``n_windows``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from calf_sklearn import CALFForecaster
+        >>> t = np.arange(300)
+        >>> X = np.column_stack([np.sin(t / 8), np.cos(t / 12)])
+        >>> tiny = {"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}
+        >>> model = CALFForecaster(pred_len=12, seq_len=36, llm=tiny, pretrained=False,
+        ...                        n_layers=1, n_principal_words=8, max_epochs=1,
+        ...                        random_state=0).fit(X[:240])
+        >>> scores = model.evaluate(X[180:], stride=12)  # 120 rows: 73 windows, every 12th
+        >>> scores["n_windows"], bool(scores["mae"] ** 2 <= scores["mse"])
+        (7, True)
         """
         check_is_fitted(self)
         stride = _params.check_int("stride", stride, 1)
@@ -362,5 +415,18 @@ class _WindowForecaster(BaseEstimator):
         -------
         float
             ``-mse`` on the fitted scale.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from calf_sklearn import CALFForecaster
+        >>> t = np.arange(300)
+        >>> X = np.column_stack([np.sin(t / 8), np.cos(t / 12)])
+        >>> tiny = {"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}
+        >>> model = CALFForecaster(pred_len=12, seq_len=36, llm=tiny, pretrained=False,
+        ...                        n_layers=1, n_principal_words=8, max_epochs=1,
+        ...                        random_state=0).fit(X[:240])
+        >>> model.score(X[180:]) == -model.evaluate(X[180:])["mse"]
+        True
         """
         return -self.evaluate(X)["mse"]

@@ -65,6 +65,15 @@ class NaiveForecaster(_WindowForecaster):
         Returns
         -------
         self : NaiveForecaster
+            The fitted forecaster.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.arange(20.0).reshape(10, 2)
+        >>> model = NaiveForecaster(pred_len=3).fit(X)
+        >>> model.n_features_in_, model.last_window_
+        (2, array([[18., 19.]]))
         """
         _params.check_int("pred_len", self.pred_len, 1)
         values, meta = self._validate_series(X, reset=True)
@@ -197,6 +206,20 @@ class DLinearForecaster(_WindowForecaster):
         Returns
         -------
         self : DLinearForecaster
+            The fitted forecaster.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> t = np.arange(600)
+        >>> X = np.column_stack([np.sin(t / 8), np.cos(t / 12)])
+        >>> model = DLinearForecaster(pred_len=12, seq_len=48, max_epochs=2, random_state=0)
+        >>> model.fit(X[:480], X_val=X[432:]) is model  # validation: 48 look-back rows, then 120
+        True
+        >>> len(model.history_), model.last_window_.shape
+        (2, (48, 2))
+        >>> model.history_[-1]["val_mse"] < model.history_[0]["val_mse"]
+        True
         """
         import torch
 

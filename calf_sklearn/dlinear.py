@@ -64,10 +64,41 @@ class DLinearNetwork(nn.Module):
 
     @property
     def pred_len(self):
+        """Horizon P: the number of steps each forward pass forecasts.
+
+        Examples
+        --------
+        >>> DLinearNetwork(24, 8).pred_len
+        8
+        """
         return self.seasonal.out_features
 
     def decompose(self, x):
-        """Split (B, L, M) windows into ``(remainder, trend)``, both (B, L, M)."""
+        """Split (B, L, M) windows into ``(remainder, trend)``, both (B, L, M).
+
+        Parameters
+        ----------
+        x : Tensor of shape (B, L, M)
+            Look-back windows.
+
+        Returns
+        -------
+        remainder : Tensor of shape (B, L, M)
+            ``x - trend``.
+        trend : Tensor of shape (B, L, M)
+            The centred moving average of ``x`` along time.
+
+        Examples
+        --------
+        >>> net = DLinearNetwork(24, 8, moving_average=5)
+        >>> x = torch.randn(2, 24, 3)
+        >>> remainder, trend = net.decompose(x)
+        >>> trend.shape, torch.allclose(remainder + trend, x)
+        (torch.Size([2, 24, 3]), True)
+        >>> line = torch.arange(24.0).reshape(1, 24, 1)  # a straight line is all trend,
+        >>> net.decompose(line)[1][0, 2:-2, 0].equal(line[0, 2:-2, 0])  # away from the ends
+        True
+        """
         before = (self.moving_average - 1) // 2
         after = self.moving_average - 1 - before
         series = x.transpose(1, 2)  # (B, M, L): pool along time
@@ -76,7 +107,27 @@ class DLinearNetwork(nn.Module):
         return x - trend, trend
 
     def forward(self, x):
-        """Forecast (B, P, M) from look-backs (B, L, M)."""
+        """Forecast (B, P, M) from look-backs (B, L, M).
+
+        Parameters
+        ----------
+        x : Tensor of shape (B, L, M)
+            Look-back windows.
+
+        Returns
+        -------
+        Tensor of shape (B, P, M)
+            The sum of the forecasts of the remainder and of the trend.
+
+        Examples
+        --------
+        >>> net = DLinearNetwork(24, 8)
+        >>> net(torch.randn(5, 24, 3)).shape
+        torch.Size([5, 8, 3])
+        >>> # Freshly initialised, it forecasts each look-back's mean: a constant stays constant.
+        >>> torch.allclose(net(torch.full((1, 24, 2), 3.0)), torch.full((1, 8, 2), 3.0))
+        True
+        """
         remainder, trend = self.decompose(x)
         out = self.seasonal(remainder.transpose(1, 2)) + self.trend(trend.transpose(1, 2))
         return out.transpose(1, 2)

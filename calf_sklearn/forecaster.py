@@ -285,6 +285,23 @@ class CALFForecaster(_WindowForecaster):
         self : CALFForecaster
             The fitted forecaster. If ``fit`` raises, a forecaster fitted
             before is left exactly as it was.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> t = np.arange(300)
+        >>> X = np.column_stack([np.sin(t / 8), np.cos(t / 12)])
+        >>> tiny = {"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}
+        >>> model = CALFForecaster(pred_len=12, seq_len=36, llm=tiny, pretrained=False,
+        ...                        n_layers=1, n_principal_words=8, max_epochs=1,
+        ...                        random_state=0)
+        >>> model.fit(X) is model
+        True
+        >>> model.n_features_in_, len(model.history_), model.last_window_.shape
+        (2, 1, (36, 2))
+        >>> # With a separate validation series (seq_len look-back rows first).
+        >>> model.fit(X[:240], X_val=X[204:]).history_[0]["val_mse"] > 0
+        True
         """
         saved = dict(self.__dict__)
         try:

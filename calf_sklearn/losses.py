@@ -55,16 +55,56 @@ class CALFLoss:
 
     @property
     def needs_textual(self):
-        """Whether any term uses the textual branch."""
+        """Whether any term uses the textual branch.
+
+        Examples
+        --------
+        >>> CALFLoss("l1", "l1", "l1", 1.0, 0.0, 0.0).needs_textual
+        False
+        >>> CALFLoss("l1", "l1", "l1", 1.0, 0.0, 0.01).needs_textual  # the feature term does
+        True
+        """
         return self.output_weight > 0 or self.feature_weight > 0
 
     @property
     def needs_features(self):
-        """Whether the feature term is computed."""
+        """Whether the feature term is computed.
+
+        Examples
+        --------
+        >>> CALFLoss("l1", "l1", "l1", 1.0, 1.0, 0.01).needs_features
+        True
+        >>> CALFLoss("l1", "l1", "l1", 1.0, 1.0, 0.0).needs_features
+        False
+        """
         return self.feature_weight > 0
 
     def feature_term(self, features, textual_features):
-        """Depth-weighted distance between the two branches' projected states."""
+        """Depth-weighted distance between the two branches' projected states.
+
+        The deepest pair of states counts fully, each shallower one 0.8 times
+        as much as the one below it.
+
+        Parameters
+        ----------
+        features, textual_features : list of Tensor
+            The projected hidden states of the temporal and the textual
+            branch, shallowest first, pairwise of the same shape.
+
+        Returns
+        -------
+        Tensor
+            Scalar (unweighted by ``feature_weight``).
+
+        Examples
+        --------
+        >>> loss = CALFLoss("l1", "l1", "l1", 1.0, 1.0, 0.01)
+        >>> zeros, ones = [torch.zeros(2, 3)] * 3, [torch.ones(2, 3)] * 3
+        >>> round(float(loss.feature_term(ones, zeros)), 4)  # 0.8**2 + 0.8 + 1
+        2.44
+        >>> float(loss.feature_term(ones, ones))
+        0.0
+        """
         deepest = len(features) - 1
         return sum(
             _FEATURE_DECAY ** (deepest - i) * self.feature(a, b)

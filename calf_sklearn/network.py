@@ -100,6 +100,32 @@ class PrincipalWordAttention(nn.Module):
         nn.init.zeros_(self.out_proj.bias)
 
     def forward(self, tokens, words):
+        """Attend from every token to the words.
+
+        Parameters
+        ----------
+        tokens : Tensor of shape (B, N, d)
+            Queries: N tokens of each of B windows.
+        words : Tensor of shape (K, d)
+            Keys and values, the same for every window.
+
+        Returns
+        -------
+        Tensor of shape (B, N, d)
+            The attention output, projected by ``out_proj``.
+
+        Examples
+        --------
+        >>> _ = torch.manual_seed(0)
+        >>> attention = PrincipalWordAttention(16, 4)
+        >>> tokens, words = torch.randn(3, 5, 16), torch.randn(7, 16)
+        >>> # The same as nn.MultiheadAttention with the words repeated for each window.
+        >>> reference = nn.MultiheadAttention(16, 4, batch_first=True)
+        >>> _ = reference.load_state_dict(attention.state_dict())
+        >>> expected, _ = reference(tokens, words.expand(3, 7, 16), words.expand(3, 7, 16))
+        >>> torch.allclose(attention(tokens, words), expected, atol=1e-5)
+        True
+        """
         batch, n_tokens, width = tokens.shape
         head = width // self.n_heads
         w_q, w_k, w_v = self.in_proj_weight.chunk(3)
@@ -238,10 +264,28 @@ class CALFNetwork(nn.Module):
 
     @property
     def seq_len(self):
+        """Look-back length L the network takes.
+
+        Examples
+        --------
+        >>> from transformers import GPT2Config, GPT2Model
+        >>> backbone = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32))
+        >>> CALFNetwork(backbone, seq_len=24, pred_len=8).seq_len
+        24
+        """
         return self.input_projection.in_features
 
     @property
     def pred_len(self):
+        """Horizon P the network forecasts.
+
+        Examples
+        --------
+        >>> from transformers import GPT2Config, GPT2Model
+        >>> backbone = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32))
+        >>> CALFNetwork(backbone, seq_len=24, pred_len=8).pred_len
+        8
+        """
         return self.head.out_features
 
     def _time_tokens(self, x):
@@ -263,6 +307,19 @@ class CALFNetwork(nn.Module):
         -------
         Tensor of shape (B, P, M)
             Forecasts in the units of ``x``.
+
+        Examples
+        --------
+        >>> _ = torch.manual_seed(0)
+        >>> from transformers import GPT2Config, GPT2Model
+        >>> backbone = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32))
+        >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8).eval()
+        >>> x = torch.randn(5, 24, 3)
+        >>> net(x).shape
+        torch.Size([5, 8, 3])
+        >>> # Each window is standardised first: shifting and scaling it does the same to its forecast.
+        >>> torch.allclose(net(10 + 2 * x), 10 + 2 * net(x), atol=1e-3)
+        True
         """
         tokens, mean, std = self._time_tokens(x)
         hidden, _ = _run_branch(self.temporal, tokens, hidden_states=False)
@@ -283,6 +340,29 @@ class CALFNetwork(nn.Module):
         Returns
         -------
         CALFOutputs
+            The two forecasts and the projected hidden states; the textual
+            forecast is ``None`` when ``textual`` and ``features`` are both
+            false, the states are ``None`` when ``features`` is false.
+
+        Raises
+        ------
+        RuntimeError
+            If the network was built for inference only and ``textual`` or
+            ``features`` is true.
+
+        Examples
+        --------
+        >>> _ = torch.manual_seed(0)
+        >>> from transformers import GPT2Config, GPT2Model
+        >>> backbone = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32))
+        >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(5, 16))
+        >>> x = torch.randn(4, 24, 3)
+        >>> out = net.forward_train(x)
+        >>> out.textual_forecast.shape, len(out.features), out.features[0].shape
+        (torch.Size([4, 8, 3]), 2, torch.Size([4, 3, 16]))
+        >>> out = net.forward_train(x, features=False)
+        >>> out.textual_forecast is not None, out.features
+        (True, None)
         """
         if (textual or features) and not self.has_training_parts:
             raise RuntimeError("this network was built for inference only; it cannot be trained")
@@ -300,7 +380,27 @@ class CALFNetwork(nn.Module):
         return CALFOutputs(forecast, self._forecast(text_hidden, mean, std), projected, textual_projected)
 
     def main_parameters(self):
-        """Trainable parameters other than the feature projections."""
+        """Trainable parameters other than the feature projections.
+
+        Returns
+        -------
+        list of torch.nn.Parameter
+            What the main optimiser trains: input encoder, head, LoRA
+            adapters, the branches' own LayerNorms and position embeddings
+            and the cross-attention. The frozen backbone tensors are not in it.
+
+        Examples
+        --------
+        >>> from transformers import GPT2Config, GPT2Model
+        >>> backbone = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32))
+        >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(5, 16))
+        >>> names = {id(p): name for name, p in net.named_parameters()}
+        >>> main = [names[id(p)] for p in net.main_parameters()]
+        >>> sorted({name.split(".")[0] for name in main})
+        ['cross_attention', 'encoder', 'head', 'input_projection', 'temporal', 'textual']
+        >>> any("lora_" in name for name in main), any(name.endswith("c_attn.weight") for name in main)
+        (True, False)
+        """
         skip = set()
         if self.has_training_parts:
             skip = {id(p) for p in self.projections.parameters()}
@@ -308,7 +408,24 @@ class CALFNetwork(nn.Module):
         return [p for p in self.parameters() if p.requires_grad and id(p) not in skip]
 
     def projection_parameters(self):
-        """The feature projections' parameters (their own optimiser)."""
+        """The feature projections' parameters (their own optimiser).
+
+        Returns
+        -------
+        list of torch.nn.Parameter
+            The weights of the temporal and the textual projections of every
+            hidden state; empty for an inference-only network.
+
+        Examples
+        --------
+        >>> from transformers import GPT2Config, GPT2Model
+        >>> backbone = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32))
+        >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(5, 16))
+        >>> len(net.projection_parameters())  # 2 hidden states, 2 branches
+        4
+        >>> net.strip_for_inference().projection_parameters()
+        []
+        """
         if not self.has_training_parts:
             return []
         return list(self.projections.parameters()) + list(self.textual_projections.parameters())
@@ -318,7 +435,27 @@ class CALFNetwork(nn.Module):
 
         Afterwards the network holds one copy of the backbone, no principal
         words and no adapters, and forecasts exactly as before up to float
-        rounding of the merge. Returns ``self``.
+        rounding of the merge.
+
+        Returns
+        -------
+        self : CALFNetwork
+            The same network, modified in place, with no trainable parameters.
+
+        Examples
+        --------
+        >>> _ = torch.manual_seed(0)
+        >>> from transformers import GPT2Config, GPT2Model
+        >>> backbone = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32))
+        >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(5, 16))
+        >>> x = torch.randn(4, 24, 3)
+        >>> before = net.eval()(x)
+        >>> net.strip_for_inference() is net
+        True
+        >>> net.has_training_parts, hasattr(net, "textual"), any(p.requires_grad for p in net.parameters())
+        (False, False, False)
+        >>> torch.allclose(net(x), before, atol=1e-5)
+        True
         """
         if self.has_training_parts:
             del self.textual, self.cross_attention, self.projections, self.textual_projections
@@ -337,6 +474,23 @@ class CALFNetwork(nn.Module):
         dict
             ``config`` (the GPT-2 configuration as a dict), ``seq_len``,
             ``pred_len``, ``encoder_ffn``, ``dropout`` and ``state_dict``.
+
+        Raises
+        ------
+        RuntimeError
+            If the network still has training parts or LoRA adapters (call
+            :meth:`strip_for_inference` first).
+
+        Examples
+        --------
+        >>> from transformers import GPT2Config, GPT2Model
+        >>> backbone = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32))
+        >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, encoder_ffn=32)
+        >>> payload = net.strip_for_inference().export()
+        >>> sorted(payload)
+        ['config', 'dropout', 'encoder_ffn', 'pred_len', 'seq_len', 'state_dict']
+        >>> payload["seq_len"], payload["pred_len"], payload["encoder_ffn"], payload["config"]["n_embd"]
+        (24, 8, 32, 16)
         """
         if self.has_training_parts or any("lora_" in n for n, _ in self.named_parameters()):
             raise RuntimeError("call strip_for_inference() before export()")
@@ -362,6 +516,17 @@ class CALFNetwork(nn.Module):
         -------
         CALFNetwork
             In eval mode, on the CPU, with no trainable parameters.
+
+        Examples
+        --------
+        >>> _ = torch.manual_seed(0)
+        >>> from transformers import GPT2Config, GPT2Model
+        >>> backbone = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32))
+        >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8).strip_for_inference().eval()
+        >>> rebuilt = CALFNetwork.from_export(net.export())
+        >>> x = torch.randn(4, 24, 3)
+        >>> torch.allclose(rebuilt(x), net(x), atol=1e-6), rebuilt.training
+        (True, False)
         """
         from transformers import GPT2Config, GPT2Model
 

@@ -256,7 +256,43 @@ class Trainer:
         return torch.from_numpy(array).to(self.device, non_blocking=True)
 
     def train_step(self, x, y):
-        """One optimisation step on a batch; returns the loss terms."""
+        """One optimisation step on a batch; returns the loss terms.
+
+        Parameters
+        ----------
+        x : Tensor of shape (B, L, M)
+            Look-back windows, on ``device``.
+        y : Tensor of shape (B, P, M)
+            The values that follow them, on ``device``.
+
+        Returns
+        -------
+        dict of str to float
+            The unweighted terms of :class:`~calf_sklearn.losses.CALFLoss`
+            and ``train_loss``, the weighted total that was minimised.
+
+        Examples
+        --------
+        >>> from transformers import GPT2Config, GPT2Model
+        >>> from calf_sklearn.losses import CALFLoss
+        >>> from calf_sklearn.network import CALFNetwork
+        >>> from calf_sklearn.windows import WindowedSeries
+        >>> _ = torch.manual_seed(0)
+        >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32)),
+        ...                   seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+        >>> data = WindowedSeries(np.random.default_rng(0).normal(size=(60, 2)).astype("float32"), 8, 4)
+        >>> trainer = Trainer(net, CALFLoss("l1", "l1", "l1", 1, 1, 0.01), learning_rate=5e-4,
+        ...                   projection_learning_rate=1e-4, batch_size=16, max_epochs=2, patience=5,
+        ...                   cosine_t_max=20, device=torch.device("cpu"),
+        ...                   generator=torch.Generator().manual_seed(0))
+        >>> x, y = data.batch([0, 1, 2])
+        >>> before = net.head.weight.detach().clone()
+        >>> terms = trainer.train_step(torch.from_numpy(x), torch.from_numpy(y))
+        >>> sorted(terms)
+        ['feature_loss', 'output_loss', 'task_loss', 'train_loss']
+        >>> torch.equal(net.head.weight, before)  # the step moved the weights
+        False
+        """
         outputs = self.network.forward_train(
             x, textual=self.loss.needs_textual, features=self.loss.needs_features
         )
@@ -272,7 +308,43 @@ class Trainer:
         return terms
 
     def train_epoch(self, data, epoch):
-        """One pass over shuffled training windows; returns mean loss terms."""
+        """One pass over shuffled training windows; returns mean loss terms.
+
+        Parameters
+        ----------
+        data : window source
+            Training windows, with ``len()`` and ``batch(indices) -> (x, y)``.
+        epoch : int
+            Number of the epoch, shown in the progress bar and in errors.
+
+        Returns
+        -------
+        dict of str to float
+            The terms of :meth:`train_step`, averaged over the windows.
+
+        Raises
+        ------
+        FloatingPointError
+            If the training loss becomes infinite or NaN.
+
+        Examples
+        --------
+        >>> from transformers import GPT2Config, GPT2Model
+        >>> from calf_sklearn.losses import CALFLoss
+        >>> from calf_sklearn.network import CALFNetwork
+        >>> from calf_sklearn.windows import WindowedSeries
+        >>> _ = torch.manual_seed(0)
+        >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32)),
+        ...                   seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+        >>> data = WindowedSeries(np.random.default_rng(0).normal(size=(60, 2)).astype("float32"), 8, 4)
+        >>> trainer = Trainer(net, CALFLoss("l1", "l1", "l1", 1, 1, 0.01), learning_rate=5e-4,
+        ...                   projection_learning_rate=1e-4, batch_size=16, max_epochs=2, patience=5,
+        ...                   cosine_t_max=20, device=torch.device("cpu"),
+        ...                   generator=torch.Generator().manual_seed(0))
+        >>> means = trainer.train_epoch(data, epoch=1)
+        >>> sorted(means), net.training
+        (['feature_loss', 'output_loss', 'task_loss', 'train_loss'], True)
+        """
         self.network.train()
         order = torch.randperm(len(data), generator=self.generator).numpy()
         batches = range(0, len(order), self.batch_size)
@@ -294,7 +366,35 @@ class Trainer:
         return {key: value / seen for key, value in sums.items()}
 
     def validation_mse(self, data):
-        """Temporal-branch MSE over every validation window, in eval mode."""
+        """Temporal-branch MSE over every validation window, in eval mode.
+
+        Parameters
+        ----------
+        data : window source
+            Validation windows, with ``len()`` and ``batch(indices) -> (x, y)``.
+
+        Returns
+        -------
+        float
+            The mean over every window, step and series (see :func:`windows_mse`).
+
+        Examples
+        --------
+        >>> from transformers import GPT2Config, GPT2Model
+        >>> from calf_sklearn.losses import CALFLoss
+        >>> from calf_sklearn.network import CALFNetwork
+        >>> from calf_sklearn.windows import WindowedSeries
+        >>> _ = torch.manual_seed(0)
+        >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32)),
+        ...                   seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+        >>> data = WindowedSeries(np.random.default_rng(0).normal(size=(60, 2)).astype("float32"), 8, 4)
+        >>> trainer = Trainer(net, CALFLoss("l1", "l1", "l1", 1, 1, 0.01), learning_rate=5e-4,
+        ...                   projection_learning_rate=1e-4, batch_size=16, max_epochs=2, patience=5,
+        ...                   cosine_t_max=20, device=torch.device("cpu"),
+        ...                   generator=torch.Generator().manual_seed(0))
+        >>> trainer.validation_mse(data) == windows_mse(net, data, 16, torch.device("cpu"))
+        True
+        """
         return windows_mse(self.network, data, self.batch_size, self.device)
 
     def _rng_states(self):
@@ -362,6 +462,33 @@ class Trainer:
         Returns
         -------
         TrainingResult
+            The history of the epochs run (with those read from ``resume``),
+            the best epoch, and whether training was interrupted or resumed.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from transformers import GPT2Config, GPT2Model
+        >>> from calf_sklearn.losses import CALFLoss
+        >>> from calf_sklearn.network import CALFNetwork
+        >>> from calf_sklearn.windows import WindowedSeries
+        >>> _ = torch.manual_seed(0)
+        >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32)),
+        ...                   seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+        >>> data = WindowedSeries(np.random.default_rng(0).normal(size=(60, 2)).astype("float32"), 8, 4)
+        >>> trainer = Trainer(net, CALFLoss("l1", "l1", "l1", 1, 1, 0.01), learning_rate=5e-4,
+        ...                   projection_learning_rate=1e-4, batch_size=16, max_epochs=2, patience=5,
+        ...                   cosine_t_max=20, device=torch.device("cpu"),
+        ...                   generator=torch.Generator().manual_seed(0))
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> path = folder.name + "/fit.ckpt"
+        >>> [record["epoch"] for record in trainer.fit(data, data, checkpoint=path).history]
+        [1, 2]
+        >>> trainer.max_epochs = 3  # one more epoch, going on from the checkpoint
+        >>> result = trainer.fit(data, data, resume=read_checkpoint(path))
+        >>> result.resumed_from, [record["epoch"] for record in result.history]
+        (2, [1, 2, 3])
+        >>> folder.cleanup()
         """
         result = TrainingResult()
         best_mse, best_state, stale, first, finished = math.inf, None, 0, 1, False

@@ -141,6 +141,16 @@ class WindowedSeries:
             Look-backs.
         y : ndarray of shape (n, pred_len, n_series)
             The values that follow each look-back.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> series = WindowedSeries(np.arange(20.0).reshape(10, 2), seq_len=4, pred_len=2, stride=2)
+        >>> len(series), series.starts
+        (3, array([0, 2, 4]))
+        >>> x, y = series.batch([1])  # the window that starts at row 2
+        >>> x[0, :, 0], y[0, :, 0]
+        (array([ 4.,  6.,  8., 10.]), array([12., 14.]))
         """
         windows = self._windows[self.starts[np.asarray(indices)]].transpose(0, 2, 1)
         return (

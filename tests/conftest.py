@@ -1,6 +1,8 @@
 """Shared fixtures: tiny randomly initialised GPT-2 backbones, never downloads."""
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,20 @@ TINY_GPT2 = {
     "bos_token_id": 0,
     "eos_token_id": 0,
 }
+
+
+def pytest_configure(config):
+    """Keep the doctests in calf_sklearn/ away from the user's caches and the hub too.
+
+    The autouse fixture below covers tests/ only; this runs once, before
+    anything is collected, for the whole session.
+    """
+    folder = tempfile.mkdtemp(prefix="calf-sklearn-test-cache-")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("CALF_SKLEARN_CACHE", folder)
+    patch.setenv("HF_HUB_OFFLINE", "1")
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    config.add_cleanup(patch.undo)
 
 
 @pytest.fixture(autouse=True)
