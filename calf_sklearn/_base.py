@@ -27,8 +27,7 @@ _FLOAT32_LIMIT = 1e15
 
 def _check_numeric_columns(frame, name="X"):
     """Refuse columns that are not numbers, naming them (pandas would say only 'could not convert')."""
-    for column in frame.columns:
-        values = frame[column]
+    for column, values in frame.items():  # items(): one Series per column, even for repeated names
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_complex_dtype(values):
             continue
         if pd.api.types.is_datetime64_any_dtype(values) or isinstance(values.dtype, pd.PeriodDtype):

@@ -93,6 +93,18 @@ def resolve_device(device):
     return resolved
 
 
+def saved_device(name):
+    """The device a saved network goes to: where it was saved if that exists here, else the CPU."""
+    import torch
+
+    device = torch.device(name)
+    if device.type == "cuda" and (
+        not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()
+    ):
+        return torch.device("cpu")
+    return device
+
+
 def check_params(est):
     """Validate every plain parameter of a CALFForecaster; raise on the first bad one."""
     check_int("pred_len", est.pred_len, 1)

@@ -449,8 +449,6 @@ class CALFForecaster(_WindowForecaster):
     def __setstate__(self, state):
         payload = state.get("module_")
         if isinstance(payload, dict):
-            import torch
-
             from .network import CALFNetwork
 
             saved_format = payload.get("artifact_format")
@@ -461,9 +459,7 @@ class CALFForecaster(_WindowForecaster):
                     f"{saved_format}); calf-sklearn {__version__} reads format {ARTIFACT_FORMAT}. "
                     "Load it with the version that saved it, or fit it again."
                 )
-            device = torch.device(state.get("device_", "cpu"))
-            if device.type == "cuda" and not torch.cuda.is_available():
-                device = torch.device("cpu")
+            device = _params.saved_device(state.get("device_", "cpu"))
             state = dict(state)
             state["module_"] = CALFNetwork.from_export(payload).to(device)
             state["device_"] = device

@@ -157,7 +157,7 @@ def load_forecaster(path, *, device=None):
     except (SafetensorError, OSError, ValueError) as error:
         raise ValueError(f"{path} is not a safetensors file written by save_forecaster ({error}).") from None
     header = _read_header(path, metadata)
-    target = _params.resolve_device(device) if device is not None else _saved_device(header["device"])
+    target = _params.resolve_device(device) if device is not None else _params.saved_device(header["device"])
     forecaster = CALFForecaster(**_decode_params(header["params"]))
     module = {key[len("module.") :]: value for key, value in tensors.items() if key.startswith("module.")}
     payload = {**header["module"], "state_dict": module}
@@ -339,14 +339,3 @@ def _read_header(path, metadata):
             f"format {ARTIFACT_FORMAT}. Load it with the version that saved it, or fit it again."
         )
     return header
-
-
-def _saved_device(name):
-    import torch
-
-    device = torch.device(name)
-    if device.type == "cuda" and (
-        not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()
-    ):
-        return torch.device("cpu")
-    return device
