@@ -8,6 +8,7 @@ output) lives here, so the baselines behave exactly like CALF.
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import warnings
@@ -65,6 +66,19 @@ def _check_finite(values, name="X", columns=None):
 
 class _WindowForecaster(BaseEstimator):
     """Base of forecasters that map ``seq_len`` look-back rows to ``pred_len`` future rows."""
+
+    def __new__(cls, *args, **kwargs):
+        # Python would refuse a misspelt keyword too, but without naming the
+        # parameter that was meant; __init__ stays a plain list of parameters
+        # as scikit-learn requires.
+        known = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+        for key in kwargs:
+            if key not in known:
+                raise TypeError(
+                    f"{cls.__name__} got an unexpected keyword argument {key!r}."
+                    f"{_params.suggest(key, known)} Valid parameters: {sorted(known)}."
+                )
+        return super().__new__(cls)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -10,6 +10,7 @@ from conftest import TINY_GPT2, make_series, tiny
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 
 from calf_sklearn import CALFForecaster
+from calf_sklearn.baselines import DLinearForecaster
 
 SEQ, PRED = 24, 8
 N_ROWS = 120
@@ -233,6 +234,10 @@ def test_unknown_parameter_in_a_grid_fails_at_search_fit(module_env):
 
 
 def test_unknown_keyword_in_the_constructor_fails_at_once():
-    # Python refuses it before any code of ours runs, which is earlier than fit.
-    with pytest.raises(TypeError, match="seq_lenn"):
+    # At construction, which is earlier than fit: nothing could be done with it.
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'seq_lenn'\. Did you mean 'seq_len'\?"):
         CALFForecaster(seq_lenn=96)
+    with pytest.raises(TypeError, match=r"'movng_average'\. Did you mean 'moving_average'\?"):
+        DLinearForecaster(movng_average=25)
+    # Positional arguments still reach __init__ as before.
+    assert CALFForecaster(12, 48).get_params()["seq_len"] == 48
