@@ -181,7 +181,8 @@ def _encode(forecaster):
     import torch
 
     state = forecaster.module_.export()
-    tensors = {f"module.{key}": value.contiguous().clone() for key, value in state["state_dict"].items()}
+    # export() already gives CPU tensors that share no storage: no second copy of the weights.
+    tensors = {f"module.{key}": value.contiguous() for key, value in state["state_dict"].items()}
     scaler = forecaster.scaler_
     tensors["scaler.mean"] = torch.from_numpy(np.ascontiguousarray(scaler.mean_, dtype=np.float64))
     tensors["scaler.scale"] = torch.from_numpy(np.ascontiguousarray(scaler.scale_, dtype=np.float64))
