@@ -16,6 +16,11 @@ deviation of ours:
 - inference that runs both branches and the feature projections and keeps
   only the temporal forecast.
 
+Like the authors' model, it adds each branch's residual in place to the
+tensor that is also the last entry of the hidden-state tuple, so the deepest
+feature state is the residual output (our network builds that state
+explicitly; the start-up check of ``speed_memory.py`` compares the two).
+
 The normalisation, input projection, encoder layer and head are
 calf_sklearn's, so only the parts named above differ.
 """
@@ -126,10 +131,20 @@ class FaithfulCALF(nn.Module):
         textual_out = self.textual(
             inputs_embeds=text_tokens, output_attentions=True, output_hidden_states=True, use_cache=False
         )
+        # The residual is added in place, as the authors add it: the last
+        # hidden state of the tuple is the very tensor modified, so the deepest
+        # feature state includes the residual (METHOD.md section 5).
+        for out, inputs in ((temporal, tokens), (textual_out, text_tokens)):
+            if out.hidden_states[-1] is not out.last_hidden_state:
+                raise RuntimeError(
+                    "this transformers version returns a copy as the last hidden state, so an "
+                    "in-place residual no longer reaches the feature states as in the authors' model"
+                )
+            out.last_hidden_state += inputs
         projected = [p(s) for p, s in zip(self.projections, temporal.hidden_states)]
         textual_projected = [p(s) for p, s in zip(self.textual_projections, textual_out.hidden_states)]
-        forecast = self.head(temporal.last_hidden_state + tokens).transpose(1, 2) * std + mean
-        textual_forecast = self.head(textual_out.last_hidden_state + text_tokens).transpose(1, 2) * std + mean
+        forecast = self.head(temporal.last_hidden_state).transpose(1, 2) * std + mean
+        textual_forecast = self.head(textual_out.last_hidden_state).transpose(1, 2) * std + mean
         return CALFOutputs(forecast, textual_forecast, projected, textual_projected)
 
     def forward(self, x):

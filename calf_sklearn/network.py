@@ -43,9 +43,11 @@ class CALFOutputs(NamedTuple):
     textual_forecast : Tensor of shape (B, P, M) or None
         Textual-branch forecast (``None`` when the textual branch was skipped).
     features : list of Tensor or None
-        The n + 1 projected hidden states of the temporal branch.
+        The n + 1 projected hidden states of the temporal branch, shallowest
+        first: the embedding output, the outputs of blocks 1 .. n-1 and, last,
+        the residual output ``LM(tokens) + tokens`` that the head reads.
     textual_features : list of Tensor or None
-        The n + 1 projected hidden states of the textual branch.
+        The n + 1 projected hidden states of the textual branch, likewise.
 
     Examples
     --------
@@ -173,8 +175,19 @@ def _merge_lora(model):
 
 
 def _run_branch(model, tokens, hidden_states):
+    """A branch's residual output ``LM(tokens) + tokens`` and, if asked, its n + 1 feature states.
+
+    The states are the embedding output and the outputs of blocks 1 .. n-1,
+    then, deepest, the residual output itself rather than ``ln_f(block n)``:
+    the authors add the residual in place to the tensor that is also the last
+    entry of their hidden-state tuple, so the feature loss compares it
+    (METHOD.md section 5).
+    """
     out = model(inputs_embeds=tokens, output_hidden_states=hidden_states, use_cache=False)
-    return out.last_hidden_state + tokens, out.hidden_states
+    residual = out.last_hidden_state + tokens
+    if not hidden_states:
+        return residual, None
+    return residual, (*out.hidden_states[:-1], residual)
 
 
 class CALFNetwork(nn.Module):

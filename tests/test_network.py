@@ -157,24 +157,113 @@ def test_word_embedding_removed():
     assert state["principal_words"].shape == (N_WORDS, WIDTH)
 
 
-def test_hidden_states_are_embedding_blocks_and_final_norm():
-    """features[0] projects tokens + wpe; features[-1] projects ln_f(last block); n+1 in all."""
+def _inputs_of(module):
+    """Attach a hook to ``module``; the returned list collects its first input at every call."""
+    seen = []
+    module.register_forward_hook(lambda _module, args, _output: seen.append(args[0].detach().clone()))
+    return seen
+
+
+def test_hidden_states_are_embedding_and_blocks_then_the_residual_output():
+    """features[0] projects tokens + wpe, features[k] block k's output, features[-1] the residual output."""
     net = _network().eval()
     x = _windows(n_series=5)
     with torch.no_grad():
         out = net.forward_train(x)
         tokens, _, _ = net._time_tokens(x)
-        embedded = tokens + net.temporal.wpe.weight[:5]
-        torch.testing.assert_close(out.features[0], net.projections[0](embedded), rtol=1e-5, atol=1e-5)
-        last = net.temporal(inputs_embeds=tokens, use_cache=False).last_hidden_state
-        torch.testing.assert_close(out.features[-1], net.projections[-1](last), rtol=1e-5, atol=1e-5)
-        # The textual branch starts from the cross-attention of the time tokens.
         text_tokens = net.cross_attention(tokens, net.principal_words)
-        text_embedded = text_tokens + net.textual.wpe.weight[:5]
-        torch.testing.assert_close(
-            out.textual_features[0], net.textual_projections[0](text_embedded), rtol=1e-5, atol=1e-5
-        )
+        for branch, projections, branch_tokens, features in (
+            (net.temporal, net.projections, tokens, out.features),
+            (net.textual, net.textual_projections, text_tokens, out.textual_features),
+        ):
+            hidden = branch_tokens + branch.wpe.weight[:5]
+            torch.testing.assert_close(features[0], projections[0](hidden), rtol=1e-5, atol=1e-5)
+            for k, block in enumerate(branch.h[:-1], start=1):
+                hidden = block(hidden)
+                hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+                torch.testing.assert_close(features[k], projections[k](hidden), rtol=1e-5, atol=1e-5)
+            residual = branch(inputs_embeds=branch_tokens, use_cache=False).last_hidden_state + branch_tokens
+            torch.testing.assert_close(features[-1], projections[-1](residual), rtol=1e-5, atol=1e-5)
     assert len(out.features) == len(net.projections) == N_LAYERS + 1
+
+
+def test_the_deepest_state_is_what_the_head_sees():
+    """Before projection, each branch's deepest state is exactly the head's input (METHOD.md 5)."""
+    net = _network().eval()
+    head_inputs = _inputs_of(net.head)
+    deepest = [_inputs_of(net.projections[-1]), _inputs_of(net.textual_projections[-1])]
+    shallower = [_inputs_of(p) for p in list(net.projections[:-1]) + list(net.textual_projections[:-1])]
+    x = _windows(n_series=4)
+    with torch.no_grad():
+        net.forward_train(x)
+    assert len(head_inputs) == 2  # temporal branch, then textual branch
+    for head_input, state in zip(head_inputs, deepest):
+        assert len(state) == 1 and torch.equal(state[0], head_input)
+    for state in shallower:
+        assert not any(torch.allclose(state[0], head_input, atol=1e-3) for head_input in head_inputs)
+
+
+class _FixedLanguageModel(nn.Module):
+    """Returns the same hidden states whatever its input: only the residual can change."""
+
+    def __init__(self, states):
+        super().__init__()
+        self.states = states
+
+    def forward(self, inputs_embeds, output_hidden_states, use_cache):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(
+            last_hidden_state=self.states[-1], hidden_states=self.states if output_hidden_states else None
+        )
+
+
+def test_the_feature_loss_changes_when_only_the_residual_changes():
+    """Same language-model states, other tokens: only the deepest state and the feature loss move."""
+    from calf_sklearn.network import _run_branch
+
+    generator = torch.Generator().manual_seed(3)
+    states = tuple(torch.randn(2, 3, WIDTH, generator=generator) for _ in range(N_LAYERS + 1))
+    model = _FixedLanguageModel(states)
+    tokens = torch.randn(2, 3, WIDTH, generator=generator)
+    other = tokens + torch.randn(2, 3, WIDTH, generator=generator)
+    residual, features = _run_branch(model, tokens, hidden_states=True)
+    other_residual, other_features = _run_branch(model, other, hidden_states=True)
+    torch.testing.assert_close(residual, states[-1] + tokens)
+    assert torch.equal(features[-1], residual) and torch.equal(other_features[-1], other_residual)
+    for a, b in zip(features[:-1], other_features[:-1]):
+        assert torch.equal(a, b)
+    loss = CALFLoss("l1", "l1", "l1", 1.0, 1.0, 0.01)
+    reference = [torch.zeros_like(state) for state in states]
+    assert float(loss.feature_term(list(features), reference)) != pytest.approx(
+        float(loss.feature_term(list(other_features), reference)), rel=1e-3
+    )
+    assert _run_branch(model, tokens, hidden_states=False)[1] is None
+
+
+def test_the_faithful_reimplementation_agrees_and_would_catch_the_old_deepest_state(monkeypatch):
+    """benchmarks/speed_memory.py's start-up check passes, and fails for ln_f(block n) as deepest state."""
+    import sys
+    from pathlib import Path
+
+    import calf_sklearn.network as network
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    speed_memory = __import__("speed_memory")
+    try:
+        diffs = speed_memory.check_equivalence()
+        assert set(diffs) >= {"outputs", "loss", "gradients", "inference"}
+
+        def old_branch(model, tokens, hidden_states):
+            out = model(inputs_embeds=tokens, output_hidden_states=hidden_states, use_cache=False)
+            return out.last_hidden_state + tokens, out.hidden_states
+
+        monkeypatch.setattr(network, "_run_branch", old_branch)
+        with pytest.raises(AssertionError, match="differ in outputs"):
+            speed_memory.check_equivalence()
+    finally:
+        sys.modules.pop("speed_memory", None)
+        sys.modules.pop("_faithful", None)
 
 
 def test_residual_and_shared_head():
