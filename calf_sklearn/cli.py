@@ -96,7 +96,12 @@ def _add_benchmark(subparsers):
         default=100,
         help="few-shot: train on the first PERCENT%% of the training windows (default: 100)",
     )
-    data.add_argument("--target-dataset", help="zero-shot: test on this data set's test part")
+    data.add_argument(
+        "--target-dataset",
+        help="zero-shot: test on this data set's test part; CALF then trains with the authors' "
+        "zero-shot settings (learning rate 1e-3, at most 5 epochs, patience 1), which --max-epochs "
+        "and --set override",
+    )
     backbone = parser.add_argument_group("backbone")
     backbone.add_argument("--llm", default="gpt2", help="hub id or local folder of a GPT-2 (default: gpt2)")
     backbone.add_argument("--revision", help="hub branch, tag or commit")

@@ -221,12 +221,39 @@ def test_zero_shot_tests_on_the_target_data_set(data_home, tmp_path):
         run_benchmark("ETTh1", 96, data_home=data_home, target_dataset="weather", output_dir=tmp_path)
 
 
+def test_zero_shot_trains_with_the_authors_zero_shot_settings(data_home, tmp_path, capsys):
+    """lr 1e-3, at most 5 epochs, patience 1 over the source's preset; params override; both shown."""
+    kwargs = {"data_home": data_home, "target_dataset": "ETTh2", "models": ("naive",), "plot": False}
+    table = run_benchmark("ETTh1", 96, output_dir=tmp_path / "a", verbose=1, **kwargs)
+    settings = table.attrs["conditions"]["settings"]
+    assert (settings["learning_rate"], settings["max_epochs"], settings["patience"]) == (1e-3, 5, 1)
+    assert settings["batch_size"] == 256 and settings["task_loss"] == "l1"  # the rest: ETTh1's preset
+    assert "zero-shot ETTh1 -> ETTh2" in capsys.readouterr().out
+    markdown = to_markdown(table)
+    assert "Zero-shot: trained on ETTh1, tested on ETTh2" in markdown and "'max_epochs': 5" in markdown
+    table = run_benchmark(
+        "ETTh1", 96, output_dir=tmp_path / "b", verbose=0, params={"patience": 3, "max_epochs": 2}, **kwargs
+    )
+    settings = table.attrs["conditions"]["settings"]
+    assert (settings["learning_rate"], settings["max_epochs"], settings["patience"]) == (1e-3, 2, 3)
+    # Without a target data set, the long-term preset.
+    table = run_benchmark(
+        "ETTh1", 96, output_dir=tmp_path / "c", verbose=0, **{**kwargs, "target_dataset": None}
+    )
+    settings = table.attrs["conditions"]["settings"]
+    assert (settings["learning_rate"], settings["max_epochs"], settings["patience"]) == (5e-4, 100, 10)
+    assert "Zero-shot" not in to_markdown(table)
+
+
 def test_presets_follow_the_authors_scripts():
     assert preset("ETTh1") == preset("etth1")
     assert preset("ETTm2")["learning_rate"] == 1e-4
     assert preset("Traffic")["batch_size"] == 8 and preset("Traffic")["max_epochs"] == 10
-    assert preset("ECL")["cosine_t_max"] == 10
+    assert preset("ECL")["cosine_t_max"] == 10 and preset("ECL")["max_epochs"] == 20
     assert {preset("Weather")[k] for k in ("task_loss", "output_loss", "feature_loss")} == {"smooth_l1"}
+    # The authors' epoch caps: 100 for the ETT sets and Weather.
+    assert {preset(name)["max_epochs"] for name in ("ETTh1", "ETTh2", "ETTm1", "ETTm2", "Weather")} == {100}
+    assert {preset(name)["cosine_t_max"] for name in ("ETTh1", "ETTm2", "Weather")} == {20}
 
 
 def test_markdown_labels_a_random_backbone_and_compares():

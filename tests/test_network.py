@@ -246,7 +246,7 @@ def test_the_faithful_reimplementation_agrees_and_would_catch_the_old_deepest_st
     import sys
     from pathlib import Path
 
-    import calf_sklearn.network as network
+    from calf_sklearn import network
 
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
     speed_memory = __import__("speed_memory")
