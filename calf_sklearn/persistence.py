@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._atomic import write_atomically
+from ._timeindex import spec_from_json, spec_to_json
 from ._version import ARTIFACT_FORMAT, __version__
 
 __all__ = ["load_forecaster", "save_forecaster"]
@@ -170,7 +171,7 @@ def load_forecaster(path, *, device=None):
     forecaster.scaler_ = _decode_scaler(header["scaler"], tensors)
     forecaster.last_window_ = tensors["last_window"].numpy().astype(np.float64)
     forecaster._output_ = _decode_output(header["output"])
-    forecaster._index_spec_ = _decode_index_spec(header["index_spec"])
+    forecaster._index_spec_ = spec_from_json(header["index_spec"])
     return forecaster
 
 
@@ -206,7 +207,7 @@ def _encode(forecaster):
             "columns": _encode_labels(forecaster._output_["columns"]),
             "name": _encode_label(forecaster._output_["name"], "the Series name"),
         },
-        "index_spec": _encode_index_spec(forecaster._index_spec_),
+        "index_spec": spec_to_json(forecaster._index_spec_),
     }
     return tensors, header
 
@@ -286,30 +287,6 @@ def _decode_output(output):
     if columns is not None:
         columns = pd.Index(columns["labels"], dtype=columns["dtype"])
     return {"kind": output["kind"], "columns": columns, "name": output["name"]["value"]}
-
-
-def _encode_index_spec(spec):
-    if spec is None or spec["kind"] != "datetime":
-        return spec
-    last = spec["last"]
-    return {
-        "kind": "datetime",
-        "last": last.isoformat(),
-        "unit": last.unit,
-        "tz": None if last.tz is None else str(last.tz),
-        "freq": None if spec["freq"] is None else pd.tseries.frequencies.to_offset(spec["freq"]).freqstr,
-        "step_ns": int(spec["step"].value),
-    }
-
-
-def _decode_index_spec(spec):
-    if spec is None or spec["kind"] != "datetime":
-        return spec
-    last = pd.Timestamp(spec["last"]).as_unit(spec["unit"])
-    if spec["tz"] is not None:
-        last = last.tz_convert(spec["tz"])
-    freq = None if spec["freq"] is None else pd.tseries.frequencies.to_offset(spec["freq"])
-    return {"kind": "datetime", "last": last, "freq": freq, "step": pd.Timedelta(spec["step_ns"], unit="ns")}
 
 
 def _decode_scaler(header, tensors):

@@ -316,16 +316,20 @@ def test_safe_format_keeps_columns_and_index(fitted_frame, frame, tmp_path):
     "index",
     [
         pd.date_range("2024-03-30", periods=120, freq="h", tz="Europe/Paris"),
-        pd.date_range("2024-01-31", periods=120, freq="ME"),
+        pd.date_range("2024-01-31", periods=120, freq="ME", name="month"),
         pd.RangeIndex(1000, 1240, 2),
+        pd.period_range("2001Q1", periods=120, freq="Q", name="quarter"),
+        pd.period_range("2024-01-01", periods=120, freq="D"),
+        pd.timedelta_range("0s", periods=120, freq="90s", name="elapsed"),
     ],
-    ids=["hourly-tz", "month-end", "integer-step"],
+    ids=["hourly-tz", "month-end", "integer-step", "quarterly-periods", "daily-periods", "timedelta"],
 )
 def test_safe_format_continues_the_index(module_env, index, tmp_path):
     frame = pd.DataFrame(make_series(120, 2, seed=3), index=index, columns=[10, 20])
     model = CALFForecaster(**tiny(max_epochs=1)).fit(frame)
     loaded = _safe_round_trip(model, tmp_path)
     pd.testing.assert_frame_equal(loaded.predict(), model.predict())
+    assert type(loaded.predict().index) is type(index) and loaded.predict().index.name == index.name
 
 
 def test_safe_format_series_and_config_params(module_env, tmp_path):
