@@ -317,7 +317,7 @@ def _add_fit(subparsers):
             Train a CALFForecaster (GPT-2 fine-tuned the CALF way) on the series of a CSV file,
             one row per time step and one column per series, oldest row first, and save it.
             The last --validation-size of the rows is held out, in time order, for early
-            stopping. The backbone and training options are CALFForecaster's parameters, with
+            stopping, unless --validation-file gives a separate validation series. The backbone and training options are CALFForecaster's parameters, with
             its defaults. An output ending in .safetensors is written in a format that runs no
             code when loaded; any other name is written with joblib (a pickle)."""
         ),
@@ -326,7 +326,8 @@ def _add_fit(subparsers):
             examples:
               calf-sklearn fit ETTh1.csv --pred-len 96 -o etth1.joblib
               calf-sklearn fit sales.csv --columns north,south --seq-len 48 --pred-len 12 \\
-                  --backbone-random --max-epochs 5 -o sales.safetensors"""
+                  --backbone-random --max-epochs 5 -o sales.safetensors
+              calf-sklearn fit train.csv --validation-file val.csv --pred-len 96 -o model.joblib"""
         ),
     )
     parser.add_argument("data", metavar="DATA.csv", help="training series: time steps x series")
@@ -336,6 +337,14 @@ def _add_fit(subparsers):
         required=True,
         metavar="MODEL",
         help="where to save the model: NAME.safetensors (safe to load) or any other name (joblib)",
+    )
+    parser.add_argument(
+        "--validation-file",
+        metavar="VAL.csv",
+        help="a separate validation series for early stopping, read with the same CSV rules (and "
+        "--columns, --date-column) as DATA.csv; its first --seq-len rows are look-back only, so "
+        "include the seq_len rows before the validation period. All of DATA.csv then trains and "
+        "--validation-size does not apply (default: hold out the last --validation-size of DATA.csv)",
     )
     parser.add_argument(
         "--checkpoint",
@@ -510,16 +519,29 @@ def _fit(args):
     output = Path(args.output)
     save = _saver(output)  # before training, so a bad output path does not waste a fit
     frame = _select(_read_csv(args.data, args.date_column), args.columns, args.data)
+    validation = None
+    if args.validation_file is not None:
+        if "validation_size" in params:
+            raise _CommandError(
+                "--validation-size holds out rows of DATA.csv and --validation-file replaces them; "
+                "give one of the two"
+            )
+        hint = f"; {args.data} has the series {_names(frame.columns)}"
+        validation = _select(
+            _read_csv(args.validation_file, args.date_column), list(frame.columns), args.validation_file, hint
+        )
     if random_backbone:
         print(_random_backbone_line(model.llm, model.n_layers))
     try:
-        model.fit(frame, checkpoint=args.checkpoint)
+        model.fit(frame, X_val=validation, checkpoint=args.checkpoint)
     except BackboneUnavailableError as error:
         raise _CommandError(
             f"{error} On the command line: --llm FOLDER, --local-files-only, or --backbone-random."
         ) from None
     save(model, output)
     scores = [epoch["val_mse"] for epoch in model.history_ if epoch.get("val_mse") is not None]
+    if validation is not None:
+        print(f"Validated on every window of {args.validation_file} ({len(validation)} rows).")
     if model.resumed_from_epoch_:
         print(f"Resumed from {args.checkpoint} after epoch {model.resumed_from_epoch_}.")
     print(

@@ -182,6 +182,35 @@ def test_fit_resumes_from_its_checkpoint(fitted, tmp_path):
     assert f"Resumed from {checkpoint} after epoch 1." in out and "Trained 2 epoch(s)" in out
 
 
+def test_fit_validates_on_a_separate_file_as_fit_x_val_does(fitted, tmp_path):
+    """--validation-file: all of DATA.csv trains, early stopping scores every window of VAL.csv."""
+    val_path, model_path = tmp_path / "val.csv", tmp_path / "model.joblib"
+    validation = write_csv(
+        val_path, n_rows=60, columns=("c", "b", "a", "extra")
+    )  # other order, a spare column
+    argv = [
+        "fit",
+        fitted["data"],
+        "--columns",
+        "a,b,c",
+        "--validation-file",
+        val_path,
+        "-o",
+        model_path,
+        *TINY,
+    ]
+    status, out, err = run(argv)
+    assert status == 0, err
+    assert f"Validated on every window of {val_path} (60 rows)." in out
+    model = joblib.load(model_path)
+    expected = CALFForecaster(**model.get_params()).fit(fitted["frame"], X_val=validation[["a", "b", "c"]])
+    assert model.history_[0]["val_mse"] == pytest.approx(expected.history_[0]["val_mse"], rel=1e-6)
+    np.testing.assert_allclose(model.predict(fitted["frame"]), expected.predict(fitted["frame"]), rtol=1e-6)
+    # Without it, the last validation_size of DATA.csv is held out instead: another validation score.
+    held_out = CALFForecaster(**model.get_params()).fit(fitted["frame"])
+    assert held_out.history_[0]["val_mse"] != pytest.approx(model.history_[0]["val_mse"], rel=1e-6)
+
+
 def test_help_of_fit_explains_every_estimator_option(monkeypatch, capsys):
     monkeypatch.setenv("COLUMNS", "250")  # no wrapping inside "(default: ...)"
     with pytest.raises(SystemExit) as stop:
@@ -239,6 +268,33 @@ def test_help_of_predict(capsys):
             ],
             "exceeds the backbone's 12 blocks",
         ),
+        (
+            ["fit", "{data}", "--columns", "a", "--validation-file", "{dir}/nope.csv", "-o", "{dir}/m"],
+            "nope.csv: no",
+        ),
+        (
+            ["fit", "{data}", "--columns", "a,b,c", "--validation-file", "{val}", "-o", "{dir}/m"],
+            "has no column 'c'",
+        ),
+        (
+            ["fit", "{data}", "--columns", "a", "--validation-file", "{val}", *SHORT, "-o", "{dir}/m"],
+            "X_val has 20 rows",
+        ),
+        (
+            [
+                "fit",
+                "{data}",
+                "--columns",
+                "a",
+                "--validation-file",
+                "{val}",
+                "--validation-size",
+                "0.1",
+                "-o",
+                "{dir}/m",
+            ],
+            "give one of the two",
+        ),
         (["predict", "{dir}/none.joblib", "{data}", "-o", "{dir}/f.csv"], "none.joblib: no such file"),
         (["predict", "{data}", "{data}", "-o", "{dir}/f.csv"], "cannot load a model"),
         (["predict", "{model}", "{data}", "--horizon", "0", "-o", "{dir}/f.csv"], "horizon"),
@@ -250,8 +306,10 @@ def test_user_errors_exit_2_with_one_line(fitted, tmp_path, argv, message):
         "data": fitted["data"],
         "model": fitted["path"],
         "bad": tmp_path / "bad.csv",
+        "val": tmp_path / "val.csv",
     }
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n3,4,5,6\n")
+    write_csv(tmp_path / "val.csv", n_rows=20, columns=("a", "b"))
     status, _, err = run([part.format(**places) for part in argv])
     assert status == 2
     # Warnings may come first; the error is one line, and the last.
