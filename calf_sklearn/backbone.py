@@ -7,6 +7,7 @@ initialised backbone of that shape.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from pathlib import Path
@@ -14,7 +15,7 @@ from urllib.parse import urlparse
 
 from . import _params
 
-__all__ = ["BackboneUnavailableError", "backbone_config", "load_backbone"]
+__all__ = ["BackboneUnavailableError", "backbone_config", "gpt2_config", "load_backbone"]
 
 _OFFLINE_VALUES = {"1", "on", "yes", "true"}
 
@@ -113,6 +114,51 @@ def _check_config_keys(fields, config_class):
             )
 
 
+def gpt2_config(fields):
+    """A ``GPT2Config`` from a dict of its fields, without special-token ids it cannot hold.
+
+    GPT-2's begin- and end-of-text ids (50256) mean nothing to CALF, whose
+    inputs are embeddings, never token ids; in a smaller vocabulary
+    transformers would warn about them at every fit. Any ``*_token_id``
+    outside the vocabulary is therefore set to ``None``; every other field is
+    kept as given.
+
+    Parameters
+    ----------
+    fields : dict
+        ``GPT2Config`` fields, for example ``GPT2Config(...).to_dict()``.
+
+    Returns
+    -------
+    transformers.GPT2Config
+
+    Examples
+    --------
+    >>> config = gpt2_config({"n_embd": 32, "n_layer": 2, "n_head": 4, "vocab_size": 300})
+    >>> config.vocab_size, config.bos_token_id, config.eos_token_id
+    (300, None, None)
+    >>> gpt2_config({"vocab_size": 50257}).eos_token_id  # GPT-2's own vocabulary keeps it
+    50256
+    """
+    from transformers import GPT2Config
+
+    defaults = _default_fields()
+    fields = dict(fields)
+    vocab_size = fields.get("vocab_size", defaults["vocab_size"])
+    for name in {key for key in {**defaults, **fields} if key.endswith("_token_id")}:
+        value = fields.get(name, defaults.get(name))
+        if isinstance(value, int) and not 0 <= value < vocab_size:
+            fields[name] = None
+    return GPT2Config.from_dict(fields)
+
+
+@functools.cache
+def _default_fields():
+    from transformers import GPT2Config
+
+    return GPT2Config().to_dict()
+
+
 def backbone_config(llm, *, revision=None, local_files_only=False):
     """The ``GPT2Config`` that ``llm`` names, without loading any weights.
 
@@ -146,9 +192,10 @@ def backbone_config(llm, *, revision=None, local_files_only=False):
 
     if isinstance(llm, dict):
         _check_config_keys(llm, GPT2Config)
-        return GPT2Config(**llm)
+        return gpt2_config(llm)
     if _is_config(llm):
-        return _check_gpt2(GPT2Config.from_dict(llm.to_dict()), llm)
+        _check_gpt2(llm, llm)
+        return gpt2_config(llm.to_dict())
     return _check_gpt2(_from_pretrained(GPT2Config, llm, revision, local_files_only), llm)
 
 

@@ -51,9 +51,10 @@ class CALFOutputs(NamedTuple):
 
     Examples
     --------
-    >>> from transformers import GPT2Config, GPT2Model
-    >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=32, n_layer=2, n_head=4, vocab_size=64)),
-    ...                   seq_len=24, pred_len=8, principal_words=torch.randn(10, 32))
+    >>> from transformers import GPT2Model
+    >>> from calf_sklearn.backbone import gpt2_config
+    >>> backbone = GPT2Model(gpt2_config({"n_embd": 32, "n_layer": 2, "n_head": 4, "vocab_size": 64}))
+    >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(10, 32))
     >>> out = net.forward_train(torch.randn(5, 24, 3))
     >>> out.forecast.shape, len(out.features), out.features[0].shape
     (torch.Size([5, 8, 3]), 3, torch.Size([5, 3, 32]))
@@ -227,8 +228,9 @@ class CALFNetwork(nn.Module):
 
     Examples
     --------
-    >>> from transformers import GPT2Config, GPT2Model
-    >>> backbone = GPT2Model(GPT2Config(n_embd=32, n_layer=2, n_head=4, vocab_size=64))
+    >>> from transformers import GPT2Model
+    >>> from calf_sklearn.backbone import gpt2_config
+    >>> backbone = GPT2Model(gpt2_config({"n_embd": 32, "n_layer": 2, "n_head": 4, "vocab_size": 64}))
     >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(10, 32))
     >>> net(torch.randn(5, 24, 3)).shape
     torch.Size([5, 8, 3])
@@ -281,8 +283,9 @@ class CALFNetwork(nn.Module):
 
         Examples
         --------
-        >>> from transformers import GPT2Config, GPT2Model
-        >>> backbone = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32))
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
         >>> CALFNetwork(backbone, seq_len=24, pred_len=8).seq_len
         24
         """
@@ -294,8 +297,9 @@ class CALFNetwork(nn.Module):
 
         Examples
         --------
-        >>> from transformers import GPT2Config, GPT2Model
-        >>> backbone = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32))
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
         >>> CALFNetwork(backbone, seq_len=24, pred_len=8).pred_len
         8
         """
@@ -324,8 +328,9 @@ class CALFNetwork(nn.Module):
         Examples
         --------
         >>> _ = torch.manual_seed(0)
-        >>> from transformers import GPT2Config, GPT2Model
-        >>> backbone = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32))
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
         >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8).eval()
         >>> x = torch.randn(5, 24, 3)
         >>> net(x).shape
@@ -366,8 +371,9 @@ class CALFNetwork(nn.Module):
         Examples
         --------
         >>> _ = torch.manual_seed(0)
-        >>> from transformers import GPT2Config, GPT2Model
-        >>> backbone = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32))
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
         >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(5, 16))
         >>> x = torch.randn(4, 24, 3)
         >>> out = net.forward_train(x)
@@ -404,8 +410,9 @@ class CALFNetwork(nn.Module):
 
         Examples
         --------
-        >>> from transformers import GPT2Config, GPT2Model
-        >>> backbone = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32))
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
         >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(5, 16))
         >>> names = {id(p): name for name, p in net.named_parameters()}
         >>> main = [names[id(p)] for p in net.main_parameters()]
@@ -431,8 +438,9 @@ class CALFNetwork(nn.Module):
 
         Examples
         --------
-        >>> from transformers import GPT2Config, GPT2Model
-        >>> backbone = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32))
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
         >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(5, 16))
         >>> len(net.projection_parameters())  # 2 hidden states, 2 branches
         4
@@ -458,8 +466,9 @@ class CALFNetwork(nn.Module):
         Examples
         --------
         >>> _ = torch.manual_seed(0)
-        >>> from transformers import GPT2Config, GPT2Model
-        >>> backbone = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32))
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
         >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(5, 16))
         >>> x = torch.randn(4, 24, 3)
         >>> before = net.eval()(x)
@@ -496,8 +505,9 @@ class CALFNetwork(nn.Module):
 
         Examples
         --------
-        >>> from transformers import GPT2Config, GPT2Model
-        >>> backbone = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32))
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
         >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, encoder_ffn=32)
         >>> payload = net.strip_for_inference().export()
         >>> sorted(payload)
@@ -533,17 +543,20 @@ class CALFNetwork(nn.Module):
         Examples
         --------
         >>> _ = torch.manual_seed(0)
-        >>> from transformers import GPT2Config, GPT2Model
-        >>> backbone = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32))
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
         >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8).strip_for_inference().eval()
         >>> rebuilt = CALFNetwork.from_export(net.export())
         >>> x = torch.randn(4, 24, 3)
         >>> torch.allclose(rebuilt(x), net(x), atol=1e-6), rebuilt.training
         (True, False)
         """
-        from transformers import GPT2Config, GPT2Model
+        from transformers import GPT2Model
 
-        config = GPT2Config.from_dict(payload["config"])
+        from .backbone import gpt2_config
+
+        config = gpt2_config(payload["config"])
         config._attn_implementation = "sdpa"
         # Build on the meta device and adopt the saved tensors: no time is
         # spent initialising weights that are overwritten at once.
@@ -582,9 +595,10 @@ def forecast_windows(network, windows, batch_size, device):
     Examples
     --------
     >>> import numpy as np
-    >>> from transformers import GPT2Config, GPT2Model
-    >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=32, n_layer=2, n_head=4, vocab_size=64)),
-    ...                   seq_len=24, pred_len=8, principal_words=torch.randn(10, 32))
+    >>> from transformers import GPT2Model
+    >>> from calf_sklearn.backbone import gpt2_config
+    >>> backbone = GPT2Model(gpt2_config({"n_embd": 32, "n_layer": 2, "n_head": 4, "vocab_size": 64}))
+    >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(10, 32))
     >>> windows = np.random.default_rng(0).normal(size=(10, 24, 3))
     >>> forecast_windows(net, windows, batch_size=4, device=torch.device("cpu")).shape
     (10, 8, 3)

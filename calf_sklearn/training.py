@@ -47,13 +47,14 @@ def read_checkpoint(path):
     Examples
     --------
     >>> import tempfile
-    >>> from transformers import GPT2Config, GPT2Model
+    >>> from transformers import GPT2Model
+    >>> from calf_sklearn.backbone import gpt2_config
     >>> from calf_sklearn.losses import CALFLoss
     >>> from calf_sklearn.network import CALFNetwork
     >>> from calf_sklearn.windows import WindowedSeries
     >>> _ = torch.manual_seed(0)
-    >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32)),
-    ...                   seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+    >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+    >>> net = CALFNetwork(backbone, seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
     >>> data = WindowedSeries(np.random.default_rng(0).normal(size=(60, 2)).astype("float32"), 8, 4)
     >>> trainer = Trainer(net, CALFLoss("l1", "l1", "l1", 1, 1, 0.01), learning_rate=5e-4,
     ...                   projection_learning_rate=1e-4, batch_size=16, max_epochs=2, patience=5,
@@ -102,11 +103,12 @@ def windows_mse(network, data, batch_size, device):
 
     Examples
     --------
-    >>> from transformers import GPT2Config, GPT2Model
+    >>> from transformers import GPT2Model
+    >>> from calf_sklearn.backbone import gpt2_config
     >>> from calf_sklearn.network import CALFNetwork
     >>> from calf_sklearn.windows import WindowedSeries
-    >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32)),
-    ...                   seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+    >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+    >>> net = CALFNetwork(backbone, seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
     >>> data = WindowedSeries(np.random.default_rng(0).normal(size=(60, 2)).astype("float32"), 8, 4)
     >>> error = windows_mse(net, data, batch_size=16, device=torch.device("cpu"))
     >>> bool(error > 0)
@@ -142,13 +144,14 @@ class TrainingResult:
     Examples
     --------
     >>> import tempfile
-    >>> from transformers import GPT2Config, GPT2Model
+    >>> from transformers import GPT2Model
+    >>> from calf_sklearn.backbone import gpt2_config
     >>> from calf_sklearn.losses import CALFLoss
     >>> from calf_sklearn.network import CALFNetwork
     >>> from calf_sklearn.windows import WindowedSeries
     >>> _ = torch.manual_seed(0)
-    >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32)),
-    ...                   seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+    >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+    >>> net = CALFNetwork(backbone, seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
     >>> data = WindowedSeries(np.random.default_rng(0).normal(size=(60, 2)).astype("float32"), 8, 4)
     >>> trainer = Trainer(net, CALFLoss("l1", "l1", "l1", 1, 1, 0.01), learning_rate=5e-4,
     ...                   projection_learning_rate=1e-4, batch_size=16, max_epochs=2, patience=5,
@@ -194,13 +197,14 @@ class Trainer:
     Examples
     --------
     >>> import numpy as np, torch
-    >>> from transformers import GPT2Config, GPT2Model
+    >>> from transformers import GPT2Model
+    >>> from calf_sklearn.backbone import gpt2_config
     >>> from calf_sklearn.network import CALFNetwork
     >>> from calf_sklearn.losses import CALFLoss
     >>> from calf_sklearn.windows import WindowedSeries
     >>> _ = torch.manual_seed(0)
-    >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32)),
-    ...                   seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+    >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+    >>> net = CALFNetwork(backbone, seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
     >>> data = WindowedSeries(np.random.default_rng(0).normal(size=(60, 2)).astype("float32"), 8, 4)
     >>> trainer = Trainer(net, CALFLoss("l1", "l1", "l1", 1, 1, 0.01), learning_rate=5e-4,
     ...                   projection_learning_rate=1e-4, batch_size=16, max_epochs=2, patience=5,
@@ -273,13 +277,14 @@ class Trainer:
 
         Examples
         --------
-        >>> from transformers import GPT2Config, GPT2Model
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
         >>> from calf_sklearn.losses import CALFLoss
         >>> from calf_sklearn.network import CALFNetwork
         >>> from calf_sklearn.windows import WindowedSeries
         >>> _ = torch.manual_seed(0)
-        >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32)),
-        ...                   seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+        >>> net = CALFNetwork(backbone, seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
         >>> data = WindowedSeries(np.random.default_rng(0).normal(size=(60, 2)).astype("float32"), 8, 4)
         >>> trainer = Trainer(net, CALFLoss("l1", "l1", "l1", 1, 1, 0.01), learning_rate=5e-4,
         ...                   projection_learning_rate=1e-4, batch_size=16, max_epochs=2, patience=5,
@@ -329,13 +334,14 @@ class Trainer:
 
         Examples
         --------
-        >>> from transformers import GPT2Config, GPT2Model
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
         >>> from calf_sklearn.losses import CALFLoss
         >>> from calf_sklearn.network import CALFNetwork
         >>> from calf_sklearn.windows import WindowedSeries
         >>> _ = torch.manual_seed(0)
-        >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32)),
-        ...                   seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+        >>> net = CALFNetwork(backbone, seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
         >>> data = WindowedSeries(np.random.default_rng(0).normal(size=(60, 2)).astype("float32"), 8, 4)
         >>> trainer = Trainer(net, CALFLoss("l1", "l1", "l1", 1, 1, 0.01), learning_rate=5e-4,
         ...                   projection_learning_rate=1e-4, batch_size=16, max_epochs=2, patience=5,
@@ -380,13 +386,14 @@ class Trainer:
 
         Examples
         --------
-        >>> from transformers import GPT2Config, GPT2Model
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
         >>> from calf_sklearn.losses import CALFLoss
         >>> from calf_sklearn.network import CALFNetwork
         >>> from calf_sklearn.windows import WindowedSeries
         >>> _ = torch.manual_seed(0)
-        >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32)),
-        ...                   seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+        >>> net = CALFNetwork(backbone, seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
         >>> data = WindowedSeries(np.random.default_rng(0).normal(size=(60, 2)).astype("float32"), 8, 4)
         >>> trainer = Trainer(net, CALFLoss("l1", "l1", "l1", 1, 1, 0.01), learning_rate=5e-4,
         ...                   projection_learning_rate=1e-4, batch_size=16, max_epochs=2, patience=5,
@@ -468,13 +475,14 @@ class Trainer:
         Examples
         --------
         >>> import tempfile
-        >>> from transformers import GPT2Config, GPT2Model
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
         >>> from calf_sklearn.losses import CALFLoss
         >>> from calf_sklearn.network import CALFNetwork
         >>> from calf_sklearn.windows import WindowedSeries
         >>> _ = torch.manual_seed(0)
-        >>> net = CALFNetwork(GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=32)),
-        ...                   seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+        >>> net = CALFNetwork(backbone, seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
         >>> data = WindowedSeries(np.random.default_rng(0).normal(size=(60, 2)).astype("float32"), 8, 4)
         >>> trainer = Trainer(net, CALFLoss("l1", "l1", "l1", 1, 1, 0.01), learning_rate=5e-4,
         ...                   projection_learning_rate=1e-4, batch_size=16, max_epochs=2, patience=5,

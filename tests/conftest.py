@@ -1,8 +1,11 @@
 """Shared fixtures: tiny randomly initialised GPT-2 backbones, never downloads."""
 
+import logging
 import os
+import re
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +39,85 @@ def pytest_configure(config):
     patch.setenv("HF_HUB_OFFLINE", "1")
     config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
     config.add_cleanup(patch.undo)
+    # Registered here, the plugin sees every doctest, not only those under tests/.
+    config.pluginmanager.register(ExamplesWarnOnlyWhereTheySaySo(), "calf-sklearn-quiet-examples")
+
+
+class LoggedWarnings(logging.Handler):
+    """Collects the warnings logged to the loggers it is added to."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def forget_logged_once():
+    """Let transformers' ``warning_once`` messages be logged again (it caches them per process)."""
+    once = getattr(logging.Logger, "warning_once", None)  # added by transformers once imported
+    if hasattr(once, "cache_clear"):
+        once.cache_clear()
+
+
+def offline_env(tmp_path):
+    """Environment of a subprocess that runs user code: offline, its own cache, one torch thread."""
+    return {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "CALF_SKLEARN_CACHE": str(tmp_path / "cache"),
+        # On a small shared CI machine, two threads per process compete with the other
+        # processes' threads and run many times slower. Respect an explicit setting.
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        "MPLBACKEND": "Agg",
+    }
+
+
+# The doctest example a warning points at: "<doctest calf_sklearn.x.Name[3]>".
+_EXAMPLE = re.compile(r"^<doctest .*\[(\d+)\]>$")
+
+
+class ExamplesWarnOnlyWhereTheySaySo:
+    """Fail a docstring example that warns or logs a warning it does not announce.
+
+    A user copying an example should see exactly what it shows. Every Python
+    warning and every warning that transformers or peft log (they log, not
+    warn, and only once per process, so that cache is cleared first) is
+    collected while a doctest runs. A warning is accepted only from an
+    example whose own source says "warning" (as in ``# recursive, with a
+    warning``); anything else fails the doctest with the messages.
+    """
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):
+        if type(item).__name__ != "DoctestItem":
+            return (yield)
+        handler = LoggedWarnings()
+        loggers = [logging.getLogger(name) for name in ("transformers", "peft", "torch", "")]
+        forget_logged_once()
+        for logger in loggers:
+            logger.addHandler(handler)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = yield
+        finally:
+            for logger in loggers:
+                logger.removeHandler(handler)
+        examples = item.dtest.examples
+        unannounced = [
+            f"{w.category.__name__}: {w.message}"
+            for w in caught
+            if not (
+                (match := _EXAMPLE.match(str(w.filename)))
+                and "warning" in examples[int(match[1])].source.lower()
+            )
+        ]
+        unannounced += [f"logged by {r.name}: {r.getMessage()}" for r in handler.records]
+        if unannounced:
+            pytest.fail(f"{item.name} warns without saying so:\n" + "\n".join(unannounced), pytrace=False)
+        return result
 
 
 @pytest.fixture(autouse=True)

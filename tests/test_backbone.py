@@ -1,15 +1,19 @@
 """Tests of finding and building the GPT-2 backbone, offline (METHOD.md section 5)."""
 
 import ipaddress
+import logging
 import socket
 import time
+import warnings
 
+import numpy as np
 import pytest
 import torch
-from conftest import TINY_GPT2
+from conftest import TINY_GPT2, LoggedWarnings, forget_logged_once
 from transformers import BertConfig, GPT2Config, GPT2Model
 
-from calf_sklearn.backbone import BackboneUnavailableError, backbone_config, load_backbone
+from calf_sklearn import CALFForecaster
+from calf_sklearn.backbone import BackboneUnavailableError, backbone_config, gpt2_config, load_backbone
 
 MISSING = "some-org/not-cached-model"
 
@@ -138,6 +142,50 @@ def test_backbone_config_from_dict_and_config():
     copy.n_layer = 9
     copy.n_embd = 64
     assert original.n_layer == 2 and original.n_embd == 32
+
+
+@pytest.fixture
+def transformers_warnings():
+    """Messages of the warnings transformers logs (it logs, not warns, each once per process)."""
+    handler = LoggedWarnings()
+    logger = logging.getLogger("transformers")
+    forget_logged_once()
+    logger.addHandler(handler)
+    yield handler.records
+    logger.removeHandler(handler)
+
+
+def test_special_token_ids_outside_a_small_vocabulary_are_dropped(transformers_warnings):
+    """GPT-2's bos/eos id 50256 means nothing to CALF; in a 300-word vocabulary it becomes None, silently."""
+    fields = {"n_embd": 32, "n_layer": 2, "n_head": 4, "vocab_size": 300}
+    config = backbone_config(fields)
+    assert (config.bos_token_id, config.eos_token_id, config.vocab_size) == (None, None, 300)
+    assert fields == {"n_embd": 32, "n_layer": 2, "n_head": 4, "vocab_size": 300}  # not mutated
+    assert gpt2_config({**fields, "bos_token_id": 7}).bos_token_id == 7  # inside the vocabulary: kept
+    assert gpt2_config({**fields, "pad_token_id": 300}).pad_token_id is None
+    assert gpt2_config({}).eos_token_id == 50256  # GPT-2's own vocabulary keeps its ids
+    load_backbone(fields, pretrained=False, n_layers=1)
+    assert [r.getMessage() for r in transformers_warnings] == []
+
+
+def test_a_small_random_configuration_fits_without_token_id_warnings(transformers_warnings):
+    """The README's kind of configuration: fit and predict log nothing."""
+    t = np.arange(200)
+    X = np.column_stack([np.sin(t / 7), np.cos(t / 11)])
+    tiny = {"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 300}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = CALFForecaster(
+            pred_len=8, seq_len=24, llm=tiny, pretrained=False, n_layers=1, n_principal_words=4, max_epochs=1
+        ).fit(X)
+        model.predict()
+    assert [r.getMessage() for r in transformers_warnings] == []
+    # A GPT2Config the user built keeps its fields; only the meaningless ids are dropped.
+    assert backbone_config(GPT2Config(**tiny)).to_dict() == {
+        **GPT2Config(**tiny).to_dict(),
+        "bos_token_id": None,
+        "eos_token_id": None,
+    }
 
 
 def test_backbone_config_from_folder(saved_gpt2):

@@ -6,13 +6,13 @@ lines and files it produces.
 """
 
 import ast
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import offline_env
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SCRIPTS = sorted(path.name for path in EXAMPLES.glob("*.py"))
@@ -22,20 +22,11 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def run_example(script, tmp_path, *args, timeout=300):
     """Run ``examples/<script> --quick *args`` in ``tmp_path``; return its stdout."""
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "CALF_SKLEARN_CACHE": str(tmp_path / "cache"),
-        # One torch thread: on a small shared CI machine, two threads per process compete with
-        # the other processes' threads and run many times slower. Respect an explicit setting.
-        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
-        "MPLBACKEND": "Agg",
-    }
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / script), "--quick", *map(str, args)],
         capture_output=True,
         text=True,
-        env=env,
+        env=offline_env(tmp_path),
         cwd=tmp_path,
         timeout=timeout,
         check=False,
