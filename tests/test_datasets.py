@@ -550,7 +550,7 @@ def test_download_unreachable_is_quick_and_clear(tmp_path):
 def test_download_false_never_fetches(tmp_path, server, monkeypatch):
     base, digest = server
     calls = []
-    monkeypatch.setattr(datasets, "_download", lambda *args: calls.append(args))
+    monkeypatch.setattr(datasets.download, "fetch", lambda *args: calls.append(args))
     info = DatasetInfo("Toy", "toy.csv", url=f"{base}/toy.csv", sha256=(digest,))
     with pytest.raises(FileNotFoundError, match="download=True"):
         load_dataset(info, data_home=tmp_path, download=False)
