@@ -127,15 +127,19 @@ class _WindowForecaster(BaseEstimator):
                 )
         return super().set_params(**params)
 
-    def _validate_series(self, X, *, reset):
-        """2-D float array of X, plus how to mirror X in the output."""
+    def _validate_series(self, X, *, reset, labels=True):
+        """2-D float array of X, plus how to mirror X in the output.
+
+        ``labels=False``: X's index labels no forecast (scoring), so an index
+        that cannot be continued is no reason to warn.
+        """
         kind, index, columns, name = "array", None, None, None
         if isinstance(X, pd.Series):
             kind, name, X = "series", X.name, X.to_frame()
         if isinstance(X, pd.DataFrame):
             kind = "frame" if kind == "array" else kind
             index, columns = X.index, X.columns
-            check_time_index(index)
+            check_time_index(index, continued=labels)
             _check_numeric_columns(X)
         if getattr(X, "shape", (None,))[0] == 0 or (isinstance(X, (list, tuple)) and len(X) == 0):
             raise ValueError(
@@ -393,7 +397,7 @@ class _WindowForecaster(BaseEstimator):
         """
         check_is_fitted(self)
         stride = _params.check_int("stride", stride, 1)
-        values, _ = self._validate_series(X, reset=False)
+        values, _ = self._validate_series(X, reset=False, labels=False)
         need = self.seq_len + self.pred_len
         if len(values) < need:
             raise ValueError(

@@ -59,14 +59,14 @@ def _has_gaps(index):
     return len(index) > 2 and _frequency(index) is None
 
 
-def check_time_index(index, name="X"):
+def check_time_index(index, name="X", continued=True):
     """Reject a time index that is unsorted or repeats; warn if it has gaps or cannot be continued.
 
     Rows are taken as equally spaced steps, so an irregular index is accepted
     with a warning; forecasts then continue at its most common step (a
     PeriodIndex: at its frequency). An index that is neither a time index nor
-    integer labels is accepted with a warning that forecasts are labelled by
-    row position.
+    integer labels is accepted, with a warning that forecasts are labelled by
+    row position when ``continued`` says forecasts will be labelled from it.
     """
     kind = type(index).__name__
     if isinstance(index, _TIME_INDEXES):
@@ -89,7 +89,7 @@ def check_time_index(index, name="X"):
                 stacklevel=3,
             )
         return
-    if not pd.api.types.is_integer_dtype(index.dtype):
+    if continued and not pd.api.types.is_integer_dtype(index.dtype):
         warnings.warn(
             f"{name}'s index ({kind} of {index.dtype}) cannot be continued into the future, so "
             f"forecasts are labelled by row position ({len(index)}, {len(index) + 1}, ...). Give "

@@ -109,3 +109,5 @@ def test_an_index_that_cannot_be_continued_is_labelled_by_position_with_a_warnin
     with pytest.warns(UserWarning, match=r"by row position \(30, 31"):
         forecast = model.predict(frame(index).iloc[:30])
     pd.testing.assert_index_equal(forecast.index, pd.RangeIndex(30, 30 + PRED))
+    # Scoring labels nothing, so it does not warn.
+    assert quietly(model.evaluate, frame(index))["n_windows"] == 40 - 1 - PRED + 1
