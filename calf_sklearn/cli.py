@@ -317,9 +317,10 @@ def _add_fit(subparsers):
             Train a CALFForecaster (GPT-2 fine-tuned the CALF way) on the series of a CSV file,
             one row per time step and one column per series, oldest row first, and save it.
             The last --validation-size of the rows is held out, in time order, for early
-            stopping, unless --validation-file gives a separate validation series. The backbone and training options are CALFForecaster's parameters, with
-            its defaults. An output ending in .safetensors is written in a format that runs no
-            code when loaded; any other name is written with joblib (a pickle)."""
+            stopping, unless --validation-file gives a separate validation series. The
+            backbone and training options are CALFForecaster's parameters, with its defaults.
+            An output ending in .safetensors is written in a format that runs no code when
+            loaded; any other name is written with joblib (a pickle)."""
         ),
         epilog=textwrap.dedent(
             """\
