@@ -5,8 +5,10 @@ independent univariate series of different lengths. The files are those of
 the competition's own repository, ``m4/<Group>-train.csv`` and
 ``m4/<Group>-test.csv`` (plain or gzipped) in the data folder: one row per
 series, its id first, values padded with empty cells to the longest series.
-A missing file is downloaded from that repository and checked against its
-known checksums, as the long-term benchmark files are.
+A missing file is downloaded from that repository and checked against the
+checksums known for it (those of the files this project holds); one with no
+known checksum is kept with a warning that prints its digest, as for the
+long-term benchmark files.
 """
 
 from __future__ import annotations
