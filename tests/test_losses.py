@@ -1,9 +1,10 @@
-"""Tests of CALF's three-term loss (METHOD.md section 7)."""
+"""Tests of CALF's three-term loss (METHOD.md section 7) and the M4 losses (section 13)."""
 
 import pytest
 import torch
+from torch.nn import functional as F
 
-from calf_sklearn.losses import LOSSES, CALFLoss
+from calf_sklearn.losses import FEATURE_LOSSES, LOSSES, CALFLoss
 from calf_sklearn.network import CALFOutputs
 
 # Differences chosen to fall on both sides of smooth L1's beta = 1.
@@ -48,7 +49,8 @@ def test_smooth_l1_uses_beta_one():
     b = torch.tensor([0.4, 1.0, 5.0])
     expected = (0.5 * 0.16 + 0.5 * 1.0 + 4.5) / 3
     assert float(LOSSES["smooth_l1"](a, b)) == pytest.approx(expected, rel=1e-6)
-    assert set(LOSSES) == {"l1", "smooth_l1", "mse"}
+    assert set(LOSSES) == {"l1", "smooth_l1", "mse", "smape", "mase"}
+    assert FEATURE_LOSSES == ("l1", "smooth_l1", "mse")
 
 
 @pytest.mark.parametrize("kind", ["l1", "smooth_l1", "mse"])
@@ -149,6 +151,206 @@ def test_needs_flags(output_weight, feature_weight, textual, features):
 
 
 def test_unknown_distance_rejected():
-    """Only l1, smooth_l1 and mse are accepted."""
-    with pytest.raises((KeyError, ValueError)):
+    """Only the names of LOSSES are accepted, and the message lists them."""
+    with pytest.raises(ValueError, match="task_loss must be one of .*'smape', 'mase'; got 'huber'"):
         CALFLoss("huber", "l1", "l1", 1.0, 1.0, 0.01)
+    with pytest.raises(ValueError, match="output_loss must be one of"):
+        CALFLoss("l1", "huber", "l1", 1.0, 1.0, 0.01)
+
+
+# ---------------------------------------------------------------- one signature, masks
+
+
+@pytest.mark.parametrize("kind", ["l1", "smooth_l1", "mse"])
+def test_unmasked_distances_are_torchs_own(kind):
+    """Without a mask l1 / smooth_l1 (beta 1) / mse give exactly torch's means; context and period are ignored."""
+    reference = {
+        "l1": F.l1_loss,
+        "smooth_l1": lambda a, b: F.smooth_l1_loss(a, b, beta=1.0),
+        "mse": F.mse_loss,
+    }[kind]
+    forecast, target = torch.randn(3, 4, 2), torch.randn(3, 4, 2)
+    got = LOSSES[kind](forecast, target, context=torch.randn(3, 5, 2), period=3)
+    assert torch.equal(got, reference(forecast, target))
+
+
+@pytest.mark.parametrize("kind", ["l1", "smooth_l1", "mse"])
+def test_masked_distances_average_the_kept_elements(kind):
+    """With a mask: sum(err * mask) / sum(mask), by hand; the masked-out elements can hold anything."""
+    mask = torch.tensor([[[1.0, 0.0], [1.0, 1.0]]])  # drops |diff| = 3.0
+    kept = {"l1": [0.5, 0.0, 2.5], "smooth_l1": [0.125, 0.0, 2.0], "mse": [0.25, 0.0, 6.25]}[kind]
+    got = LOSSES[kind](FORECAST, TARGET, mask=mask)
+    assert float(got) == pytest.approx(sum(kept) / 3, rel=1e-6)
+    target = TARGET.clone()
+    target[0, 0, 1] = float("nan")  # what a source may put past the end of a series
+    assert torch.equal(LOSSES[kind](FORECAST, target, mask=mask), got)
+    # An all-ones mask is the plain mean.
+    full = LOSSES[kind](FORECAST, TARGET, mask=torch.ones_like(TARGET))
+    assert float(full) == pytest.approx(EXPECTED[kind], rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", sorted(LOSSES))
+def test_an_empty_mask_costs_nothing_and_gives_a_finite_gradient(kind):
+    forecast = FORECAST.clone().requires_grad_(True)
+    context = torch.tensor([[[0.0, 1.0], [1.0, 3.0], [3.0, 0.0]]])
+    value = LOSSES[kind](forecast, TARGET, context=context, mask=torch.zeros_like(TARGET))
+    value.backward()
+    assert float(value.detach()) == 0.0
+    assert torch.equal(forecast.grad, torch.zeros_like(forecast))
+
+
+@pytest.mark.parametrize("kind", sorted(LOSSES))
+def test_masked_out_targets_do_not_reach_the_gradient(kind):
+    """Changing the targets under mask 0 changes neither the value nor the gradient, bit for bit."""
+    generator = torch.Generator().manual_seed(3)
+    forecast = torch.randn(4, 5, 2, generator=generator) + 3.0
+    target = torch.randn(4, 5, 2, generator=generator) + 3.0
+    context = torch.randn(4, 6, 2, generator=generator)
+    mask = (torch.rand(4, 5, 2, generator=generator) > 0.3).float()
+    fill = torch.full_like(target, 1e6)
+    fill[0] = float("nan")  # what a source may put past the end of a series
+    other = torch.where(mask > 0, target, fill)
+    assert (mask[0] == 0).any() and (mask[1:] == 0).any()
+    results = []
+    for values in (target, other):
+        leaf = forecast.clone().requires_grad_(True)
+        value = LOSSES[kind](leaf, values, context=context, mask=mask, period=2)
+        value.backward()
+        results.append((value.detach(), leaf.grad))
+    assert torch.equal(results[0][0], results[1][0])
+    assert torch.equal(results[0][1], results[1][1])
+    assert torch.equal(results[0][1] * (1 - mask), torch.zeros_like(forecast))
+
+
+# ---------------------------------------------------------------- sMAPE
+
+
+def test_smape_hand_computed():
+    """200 * mean(|f - t| / (|f| + |t|)), with 0 / 0 counting as 0."""
+    forecast = torch.tensor([[[1.0], [-2.0], [0.0], [4.0]]])
+    target = torch.tensor([[[3.0], [2.0], [0.0], [0.0]]])
+    # ratios: 2 / 4, 4 / 4, 0 / 0 -> 0, 4 / 4
+    assert float(LOSSES["smape"](forecast, target)) == pytest.approx(200 * 2.5 / 4)
+
+
+def test_smape_non_finite_ratio_counts_as_zero():
+    forecast = torch.tensor([[[1.0], [1.0]]])
+    target = torch.tensor([[[3.0], [float("inf")]]])  # inf / inf
+    assert float(LOSSES["smape"](forecast, target)) == pytest.approx(200 * 0.5 / 2)
+
+
+def test_smape_mask_keeps_the_mean_over_every_element():
+    """Masked-out elements count 0 but stay in the mean's count (the M4 recipe)."""
+    forecast = torch.tensor([[[1.0], [1.0]]])
+    target = torch.tensor([[[3.0], [100.0]]])
+    mask = torch.tensor([[[1.0], [0.0]]])
+    assert float(LOSSES["smape"](forecast, target, mask=mask)) == pytest.approx(200 * 0.5 / 2)
+
+
+def test_smape_denominator_is_detached():
+    """d/df of 200 |f - t| / (|f|.detach() + |t|) is 200 sign(f - t) / (|f| + |t|), not the full derivative."""
+    forecast = torch.tensor([[[1.0]]], requires_grad=True)
+    target = torch.tensor([[[3.0]]])
+    LOSSES["smape"](forecast, target).backward()
+    assert float(forecast.grad) == pytest.approx(-200 / 4)  # undetached would be -200 * 2t / (f + t)**2 = -75
+    # The target's part of the denominator is not detached (it may be the textual forecast).
+    forecast = torch.tensor([[[1.0]]])
+    target = torch.tensor([[[3.0]]], requires_grad=True)
+    LOSSES["smape"](forecast, target).backward()
+    assert float(target.grad) == pytest.approx(200 * (1 / 4 - 2 / 16))  # d/dt (t - f) / (f + t)
+
+
+def test_smape_gradient_is_finite_where_both_are_zero():
+    forecast = torch.zeros(1, 3, 1, requires_grad=True)
+    value = LOSSES["smape"](forecast, torch.zeros(1, 3, 1))
+    value.backward()
+    assert float(value.detach()) == 0.0 and torch.equal(forecast.grad, torch.zeros(1, 3, 1))
+
+
+# ---------------------------------------------------------------- MASE
+
+
+def test_mase_hand_computed():
+    """Per window and series: mean |t - f| / mean_l |c[l] - c[l - m]|, a zero scale counting as 0."""
+    # Two series, period 2. Series 0: lag-2 errors |4-0|, |3-1|, |2-4| -> scale 8/3.
+    # Series 1 is flat: scale 0, so its (non-zero) errors count 0.
+    context = torch.tensor([[[0.0, 5.0], [1.0, 5.0], [4.0, 5.0], [3.0, 5.0], [2.0, 5.0]]])
+    forecast = torch.tensor([[[1.0, 0.0], [2.0, 0.0]]])
+    target = torch.tensor([[[3.0, 1.0], [2.0, 1.0]]])
+    got = LOSSES["mase"](forecast, target, context=context, period=2)
+    assert float(got) == pytest.approx((2 / (8 / 3) + 0 + 0 + 0) / 4)
+    # At lag 1 series 0's scale is (1 + 3 + 1 + 1) / 4 = 1.5.
+    got = LOSSES["mase"](forecast, target, context=context, period=1)
+    assert float(got) == pytest.approx((2 / 1.5) / 4)
+
+
+def test_mase_scales_each_window_by_its_own_look_back():
+    context = torch.tensor([[[0.0], [1.0], [0.0]], [[0.0], [10.0], [0.0]]])  # scales 1 and 10
+    forecast = torch.zeros(2, 1, 1)
+    target = torch.full((2, 1, 1), 5.0)
+    assert float(LOSSES["mase"](forecast, target, context=context)) == pytest.approx((5 / 1 + 5 / 10) / 2)
+
+
+def test_mase_mask_and_gradient():
+    """Masked-out errors count 0 (mean over every element); no gradient into the context; finite with scale 0."""
+    context = torch.tensor([[[0.0, 1.0], [2.0, 1.0]]], requires_grad=True)  # scales 2 and 0
+    forecast = torch.tensor([[[1.0, 1.0], [1.0, 1.0]]], requires_grad=True)
+    target = torch.tensor([[[3.0, 4.0], [-1.0, 4.0]]])
+    mask = torch.tensor([[[1.0, 1.0], [0.0, 1.0]]])
+    value = LOSSES["mase"](forecast, target, context=context, mask=mask)
+    assert float(value.detach()) == pytest.approx((2 / 2) / 4)
+    value.backward()
+    assert context.grad is None
+    assert torch.equal(forecast.grad, torch.tensor([[[-1 / 2 / 4, 0.0], [0.0, 0.0]]]))
+
+
+def test_mase_refuses_what_it_cannot_scale_by():
+    forecast = target = torch.zeros(1, 2, 1)
+    with pytest.raises(ValueError, match="needs context"):
+        LOSSES["mase"](forecast, target)
+    with pytest.raises(ValueError, match="longer than its period 3; they have 3 steps"):
+        LOSSES["mase"](forecast, target, context=torch.zeros(1, 3, 1), period=3)
+    for period in (0, 1.5, True):
+        with pytest.raises(ValueError, match="integer period >= 1"):
+            LOSSES["mase"](forecast, target, context=torch.zeros(1, 3, 1), period=period)
+
+
+# ---------------------------------------------------------------- CALFLoss with the M4 losses
+
+
+def test_feature_term_refuses_scale_free_losses():
+    for name in ("smape", "mase", "huber"):
+        with pytest.raises(ValueError, match="feature_loss must be one of 'l1', 'smooth_l1', 'mse'"):
+            CALFLoss("l1", "l1", name, 1.0, 1.0, 0.01)
+
+
+@pytest.mark.parametrize("period", [0, -1, 2.0])
+def test_calf_loss_refuses_a_bad_period(period):
+    with pytest.raises(ValueError, match="period must be an integer >= 1"):
+        CALFLoss("smape", "mase", "l1", 1.0, 1.0, 0.01, period=period)
+
+
+def test_calf_loss_passes_context_mask_and_period_to_both_terms():
+    """M4 setting: task sMAPE against the target, output MASE against the textual forecast, both masked."""
+    forecast = torch.tensor([[[1.0], [1.0], [1.0]]])
+    textual = torch.tensor([[[3.0], [5.0], [9.0]]])
+    target = torch.tensor([[[3.0], [1.0], [50.0]]])
+    mask = torch.tensor([[[1.0], [1.0], [0.0]]])
+    context = torch.tensor([[[0.0], [1.0], [4.0], [5.0]]])  # lag-2 errors 4, 4 -> scale 4
+    loss = CALFLoss("smape", "mase", "l1", 1.0, 0.5, 0.0, period=2)
+    total, terms = loss(CALFOutputs(forecast, textual, None, None), target, context=context, mask=mask)
+    smape = 200 * (2 / 4 + 0 + 0) / 3
+    mase = (2 / 4 + 4 / 4 + 0) / 3
+    assert terms["task_loss"] == pytest.approx(smape)
+    assert terms["output_loss"] == pytest.approx(mase)
+    assert float(total) == pytest.approx(smape + 0.5 * mase)
+    with pytest.raises(ValueError, match="needs context"):
+        loss(CALFOutputs(forecast, textual, None, None), target, mask=mask)
+
+
+def test_calf_loss_masks_the_plain_distances_too():
+    mask = torch.tensor([[[1.0, 0.0], [1.0, 1.0]]])
+    _, terms = CALFLoss("l1", "mse", "l1", 1.0, 1.0, 0.0)(_outputs(textual=TARGET), TARGET, mask=mask)
+    assert terms["task_loss"] == pytest.approx((0.5 + 0.0 + 2.5) / 3)
+    assert terms["output_loss"] == pytest.approx((0.25 + 0.0 + 6.25) / 3)
+    assert terms["feature_loss"] == 0.0
