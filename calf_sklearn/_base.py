@@ -12,6 +12,7 @@ import inspect
 import math
 import numbers
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -19,9 +20,9 @@ from sklearn.base import BaseEstimator
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from . import _params
+from . import _params, panel
 from ._timeindex import check_time_index, future_index, index_spec
-from .windows import WindowedSeries, temporal_split
+from .windows import PanelWindows, RecentWindows, temporal_split
 
 _FLOAT32_LIMIT = 1e15
 
@@ -62,6 +63,56 @@ def _check_finite(values, name="X", columns=None):
         "forecaster needs complete series. Fill the gaps first (e.g. DataFrame.interpolate() "
         "or .ffill()) or cut the series before them."
     )
+
+
+class _Input(NamedTuple):
+    """Validated input: one series (``layout`` None) or a panel's members."""
+
+    values: list  # 2-D float64 arrays, one per member
+    metas: list  # how to mirror each member in the output
+    layout: panel.PanelLayout | None
+
+
+class _Prepared(NamedTuple):
+    """What :meth:`_WindowForecaster._prepare_fit` hands to an estimator's fit."""
+
+    train: object  # window source of the training windows
+    validation: object  # window source of the validation windows, or None
+    remember: object  # callable: store what predict needs, once training succeeded
+    members: list  # the validated members' values
+    validation_parts: list | None  # each member's validation rows
+
+
+def _member_statistics(members):
+    """Mean and standard deviation of every member's series, as StandardScaler computes them.
+
+    A series that does not vary is scaled by 1, StandardScaler's rule. One
+    pass over the members joined end to end, so 100,000 members cost one
+    array operation, not 100,000 scaler fits.
+    """
+    lengths = np.array([len(member) for member in members])
+    offsets = np.r_[0, np.cumsum(lengths)[:-1]]
+    joined = np.concatenate(members)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = np.add.reduceat(joined, offsets, axis=0) / lengths[:, None]
+        deviations = joined - np.repeat(mean, lengths, axis=0)
+        variance = np.add.reduceat(deviations * deviations, offsets, axis=0) / lengths[:, None]
+    if not (np.isfinite(mean).all() and np.isfinite(variance).all()):
+        raise ValueError(
+            "X's values are too large to standardise in float64 (their variance overflows); "
+            "divide X by a constant first, e.g. X / 1e100."
+        )
+    scale = np.sqrt(variance)
+    scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)] = 1.0
+    return mean, scale
+
+
+def _identity_scaler(n_series, n_samples):
+    """A fitted StandardScaler that changes nothing (``scaling=None``)."""
+    scaler = StandardScaler(with_mean=False, with_std=False)
+    scaler.mean_, scaler.scale_, scaler.var_ = np.zeros(n_series), np.ones(n_series), None
+    scaler.n_features_in_, scaler.n_samples_seen_ = n_series, n_samples
+    return scaler
 
 
 class _WindowForecaster(BaseEstimator):
@@ -127,98 +178,146 @@ class _WindowForecaster(BaseEstimator):
                 )
         return super().set_params(**params)
 
-    def _validate_series(self, X, *, reset, labels=True):
+    def _validate_series(self, X, *, reset, labels=True, name="X"):
         """2-D float array of X, plus how to mirror X in the output.
 
         ``labels=False``: X's index labels no forecast (scoring), so an index
-        that cannot be continued is no reason to warn.
+        that cannot be continued is no reason to warn. ``name`` names X in
+        messages (a panel's member: "X's member 'a'").
         """
-        kind, index, columns, name = "array", None, None, None
+        kind, index, columns, series_name = "array", None, None, None
         if isinstance(X, pd.Series):
-            kind, name, X = "series", X.name, X.to_frame()
+            kind, series_name, X = "series", X.name, X.to_frame()
         if isinstance(X, pd.DataFrame):
             kind = "frame" if kind == "array" else kind
             index, columns = X.index, X.columns
-            check_time_index(index, continued=labels)
-            _check_numeric_columns(X)
+            check_time_index(index, name=name, continued=labels)
+            _check_numeric_columns(X, name)
         if getattr(X, "shape", (None,))[0] == 0 or (isinstance(X, (list, tuple)) and len(X) == 0):
             raise ValueError(
-                f"X is empty (0 rows); pass at least seq_len + pred_len = "
+                f"{name} is empty (0 rows); pass at least seq_len + pred_len = "
                 f"{self.seq_len + self.pred_len} rows of a series (time steps x series)."
             )
         try:
             values = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite=False)
         except ValueError as error:
+            prefix = "" if name == "X" else f"{name}: "
             if reset or not ("feature names" in str(error) or "features, but" in str(error)):
+                if prefix:
+                    raise ValueError(f"{prefix}{error}") from None
                 raise
             names = getattr(self, "feature_names_in_", None)
             seen = f"the columns {list(names)}" if names is not None else f"{self.n_features_in_} series"
             separator = "\n" if "\n" in str(error) else " "
             raise ValueError(
-                f"{str(error).rstrip()}{separator}Pass {seen}, in the order used in fit."
+                f"{prefix}{str(error).rstrip()}{separator}Pass {seen}, in the order used in fit."
             ) from None
-        _check_finite(values, "X", columns)
-        return values, {"kind": kind, "columns": columns, "index": index, "name": name}
+        _check_finite(values, name, columns)
+        return values, {"kind": kind, "columns": columns, "index": index, "name": series_name}
 
-    def _validate_validation(self, X_val):
+    def _validate_input(self, X, *, reset, labels=True, name="X"):
+        """One series or a panel, validated member by member (see :mod:`calf_sklearn.panel`)."""
+        if not panel.is_panel(X):
+            values, meta = self._validate_series(X, reset=reset, labels=labels, name=name)
+            return _Input([values], [meta], None)
+        layout, members = panel.split_panel(X, name)
+        values, metas = [], []
+        for position, member in enumerate(members):
+            if isinstance(member, np.ndarray) and member.ndim == 1:
+                member = member[:, None]  # a panel member may be one series given flat
+            member_values, meta = self._validate_series(
+                member,
+                reset=reset and position == 0,
+                labels=labels,
+                name=f"{name}'s {layout.describe(position)}",
+            )
+            values.append(member_values)
+            metas.append(meta)
+        return _Input(values, metas, layout)
+
+    def _validate_validation(self, X_val, name="X_val"):
         """X_val as a 2-D float array with the training data's series."""
         if isinstance(X_val, pd.Series):
             X_val = X_val.to_frame()
+        if isinstance(X_val, np.ndarray) and X_val.ndim == 1 and name != "X_val":
+            X_val = X_val[:, None]
         if isinstance(X_val, pd.DataFrame):
-            _check_numeric_columns(X_val, "X_val")
-        values = check_array(X_val, dtype=np.float64, ensure_all_finite=False, input_name="X_val")
-        _check_finite(values, "X_val", getattr(X_val, "columns", None))
+            _check_numeric_columns(X_val, name)
+        values = check_array(X_val, dtype=np.float64, ensure_all_finite=False, input_name=name)
+        _check_finite(values, name, getattr(X_val, "columns", None))
         if values.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X_val has {values.shape[1]} series but X has {self.n_features_in_}; "
+                f"{name} has {values.shape[1]} series but X has {self.n_features_in_}; "
                 "pass the same series for validation."
             )
         named = hasattr(self, "feature_names_in_") and isinstance(X_val, pd.DataFrame)
         if named and list(X_val.columns) != list(self.feature_names_in_):
-            raise ValueError("X_val's columns differ from X's; pass the same columns in the same order.")
-        if len(values) < self.seq_len + self.pred_len:
+            raise ValueError(f"{name}'s columns differ from X's; pass the same columns in the same order.")
+        need = self.pred_len + 1 if self._pads() else self.seq_len + self.pred_len
+        if len(values) < need:
             raise ValueError(
-                f"X_val has {len(values)} rows; one validation window needs seq_len + pred_len = "
+                f"{name} has {len(values)} rows; one validation window needs seq_len + pred_len = "
                 f"{self.seq_len + self.pred_len} rows (its first seq_len rows are look-back)."
             )
         return values
 
-    def _split(self, values, X_val):
+    def _pads(self):
+        """Whether windows that reach before a series' start are zero-padded (``padding=True``)."""
+        return bool(getattr(self, "padding", False))
+
+    def _split(self, values, X_val, name="X"):
         """Training rows and validation rows (``None`` for none) of a validated X."""
-        n_rows = len(values)
+        n_rows, pad = len(values), self._pads()
         if X_val is None:
             validation_size = _params.check_validation_size(self.validation_size)
             train_stop, validation_start = temporal_split(
-                n_rows, validation_size, self.seq_len, self.pred_len
+                n_rows, validation_size, self.seq_len, self.pred_len, pad=pad
             )
             validation = values[validation_start:] if validation_start is not None else None
             return values[:train_stop], validation
-        validation = self._validate_validation(X_val)
-        if n_rows < self.seq_len + self.pred_len:
+        validation = self._validate_validation(X_val, "X_val" if name == "X" else f"X_val{name[1:]}")
+        need = self.pred_len + 1 if pad else self.seq_len + self.pred_len
+        if n_rows < need:
             raise ValueError(
-                f"X has {n_rows} rows, but one training window needs seq_len + pred_len = "
+                f"{name} has {n_rows} rows, but one training window needs seq_len + pred_len = "
                 f"{self.seq_len + self.pred_len} rows."
+                + (" Pass padding=True to zero-pad short members at the front." if name != "X" else "")
             )
         return values, validation
 
-    def _windows(self, scaler, train_values, validation_values, stride=1):
-        """Scaled training and validation windows (validation: every window, or ``None``)."""
-        train = WindowedSeries(
-            scaler.transform(train_values).astype(np.float32), self.seq_len, self.pred_len, stride=stride
-        )
-        validation = None
-        if validation_values is not None:
-            validation = WindowedSeries(
-                scaler.transform(validation_values).astype(np.float32), self.seq_len, self.pred_len
-            )
-        return train, validation
-
-    def _remember(self, values, meta, scaler):
-        """Set what predict needs from the training data."""
-        self.scaler_ = scaler
-        self.last_window_ = values[-self.seq_len :].copy()
-        self._output_ = {key: meta[key] for key in ("kind", "columns", "name")}
-        self._index_spec_ = index_spec(meta["index"]) if meta["index"] is not None else None
+    def _split_input(self, data, X_val):
+        """Each member's training rows and validation rows (a list, or ``None`` for none)."""
+        if data.layout is None:
+            train, validation = self._split(data.values[0], X_val)
+            return [train], None if validation is None else [validation]
+        validation_members = [None] * len(data.values)
+        if X_val is not None:
+            if not panel.is_panel(X_val):
+                raise TypeError(
+                    "X is a panel, so X_val must be a panel of the same members (the same container "
+                    f"and ids), got {type(X_val).__name__}."
+                )
+            layout, validation_members = panel.split_panel(X_val, "X_val")
+            if layout.ids != data.layout.ids:
+                raise ValueError(
+                    f"X_val's members {list(layout.ids)[:5]} differ from X's {list(data.layout.ids)[:5]}; "
+                    "pass one validation series for every member of X, with the same ids, in the same order."
+                )
+        train, validation = [], []
+        for position, (values, member_val) in enumerate(zip(data.values, validation_members)):
+            where = f"X's {data.layout.describe(position)}"
+            try:
+                member_train, member_validation = self._split(values, member_val, name=where)
+            except ValueError as error:
+                message = str(error)
+                if not message.startswith(("X's member", "X_val's member")):
+                    message = f"{where}: {message}"
+                if not self._pads() and "seq_len + pred_len" in message and "padding" not in message:
+                    message += " Or pass padding=True to zero-pad short members at the front."
+                raise ValueError(message) from None
+            train.append(member_train)
+            validation.append(member_validation)
+        return train, None if validation[0] is None else validation
 
     @staticmethod
     def _fit_scaler(train_values):
@@ -231,16 +330,137 @@ class _WindowForecaster(BaseEstimator):
             )
         return scaler
 
+    def _standardises(self):
+        """Whether the network sees standardised values (``scaling="standard"``) or raw ones."""
+        return getattr(self, "scaling", "standard") == "standard"
+
+    def _fit_scaling(self, train, single):
+        """(mean, scale), each of shape (n_members, n_series), fitted on the training rows.
+
+        For one series, also the ``StandardScaler`` that ``scaler_`` holds.
+        """
+        n_series = train[0].shape[1]
+        if not self._standardises():
+            scaler = _identity_scaler(n_series, len(train[0])) if single else None
+            return np.zeros((len(train), n_series)), np.ones((len(train), n_series)), scaler
+        if single:
+            scaler = self._fit_scaler(train[0])
+            return scaler.mean_[None], scaler.scale_[None], scaler
+        mean, scale = _member_statistics(train)
+        return mean, scale, None
+
+    def _prepare_fit(self, X, X_val, stride=1):
+        """Validate X (and X_val), split, scale and window it: what every estimator's fit does first.
+
+        Returns the training and validation window sources (validation:
+        ``None`` without held-out rows), a callable that stores what predict
+        needs (the estimator calls it only once training succeeded, so a
+        failed fit leaves the estimator as it was) and the raw members and
+        validation parts (what identifies the data of a fit).
+        """
+        data = self._validate_input(X, reset=True)
+        train, validation = self._split_input(data, X_val)
+        mean, scale, scaler = self._fit_scaling(train, single=data.layout is None)
+
+        def scaled(parts):
+            return [((part - m) / s).astype(np.float32) for part, m, s in zip(parts, mean, scale)]
+
+        pad = self._pads()
+        if getattr(self, "window_sampling", "sliding") == "recent":
+            train_windows = RecentWindows(scaled(train), self.seq_len, self.pred_len, self.history_size)
+        else:
+            train_windows = PanelWindows(scaled(train), self.seq_len, self.pred_len, stride=stride, pad=pad)
+        validation_windows = None
+        if validation is not None:
+            validation_windows = PanelWindows(scaled(validation), self.seq_len, self.pred_len, pad=pad)
+
+        def remember():
+            self._remember(data, mean, scale, scaler)
+
+        return _Prepared(train_windows, validation_windows, remember, data.values, validation)
+
+    def _remember(self, data, mean, scale, scaler):
+        """Set what predict needs from the (validated) training data."""
+        if data.layout is None:
+            values, meta = data.values[0], data.metas[0]
+            self.scaler_ = scaler
+            self.last_window_ = self._last_windows([values])[0]
+            self._output_ = {key: meta[key] for key in ("kind", "columns", "name")}
+            self._index_spec_ = index_spec(meta["index"]) if meta["index"] is not None else None
+            return
+        self.member_ids_ = list(data.layout.ids)
+        self.member_mean_, self.member_scale_ = mean, scale
+        self.last_window_ = self._last_windows(data.values)
+        self._output_ = {
+            "layout": data.layout,
+            "members": [{key: meta[key] for key in ("kind", "columns", "name")} for meta in data.metas],
+        }
+        self._index_spec_ = [
+            index_spec(meta["index"]) if meta["index"] is not None else None for meta in data.metas
+        ]
+
+    def _last_windows(self, members, name="X"):
+        """(n_members, seq_len, M) look-backs; NaN marks rows before a short member's start."""
+        windows = np.full((len(members), self.seq_len, members[0].shape[1]), np.nan)
+        for position, values in enumerate(members):
+            rows = values[-self.seq_len :]
+            if len(rows) < self.seq_len and not self._pads():
+                where = name if len(members) == 1 and name == "X" else f"{name}'s member {position}"
+                raise ValueError(
+                    f"{where} has {len(values)} rows but the look-back needs seq_len={self.seq_len}; "
+                    f"pass at least the last {self.seq_len} rows of the series"
+                    + (", or fit with padding=True." if hasattr(self, "padding") else ".")
+                )
+            windows[position, self.seq_len - len(rows) :] = rows
+        return windows
+
+    def _is_panel_fit(self):
+        return hasattr(self, "member_ids_")
+
+    def _scaling(self, data=None):
+        """(mean, scale) per member of ``data`` (of the training data when ``None``).
+
+        A forecaster fitted on one series scales everything as it scaled that
+        series. One fitted on a panel scales a member of a known id as it
+        scaled that member in fit, and any other series by its own rows.
+        """
+        if not self._is_panel_fit():
+            mean, scale = self.scaler_.mean_, self.scaler_.scale_
+            n_members = 1 if data is None else len(data.values)
+            return np.repeat(mean[None], n_members, axis=0), np.repeat(scale[None], n_members, axis=0)
+        if data is None:
+            return self.member_mean_, self.member_scale_
+        known = {}
+        if data.layout is not None:
+            positions = {member_id: i for i, member_id in enumerate(self.member_ids_)}
+            known = {i: positions[m] for i, m in enumerate(data.layout.ids) if m in positions}
+        unknown = [i for i in range(len(data.values)) if i not in known]
+        mean = np.empty((len(data.values), self.n_features_in_))
+        scale = np.empty_like(mean)
+        for i, j in known.items():
+            mean[i], scale[i] = self.member_mean_[j], self.member_scale_[j]
+        if unknown:
+            if self._standardises():
+                own_mean, own_scale = _member_statistics([data.values[i] for i in unknown])
+            else:
+                own_mean = np.zeros((len(unknown), self.n_features_in_))
+                own_scale = np.ones_like(own_mean)
+            mean[unknown], scale[unknown] = own_mean, own_scale
+        return mean, scale
+
     # ---------------------------------------------------------------- predict
 
     def _forecast_scaled(self, windows):  # pragma: no cover - every subclass overrides it
         raise NotImplementedError
 
-    def _scale(self, values):
-        scaled = (values - self.scaler_.mean_) / self.scaler_.scale_
+    def _scale(self, values, mean=None, scale=None):
+        """Values on the fitted scale (per member: ``mean``/``scale`` broadcast against ``values``)."""
+        if mean is None:
+            mean, scale = self.scaler_.mean_, self.scaler_.scale_
+        scaled = (values - mean) / scale
         # The networks compute in float32 and square deviations: beyond this
         # a forecast would be inf or NaN rather than an error.
-        largest = float(np.abs(scaled).max(initial=0.0))
+        largest = float(np.nanmax(np.abs(scaled), initial=0.0))
         if largest > _FLOAT32_LIMIT:
             raise ValueError(
                 f"X lies up to {largest:.3g} standard deviations from the training data's mean "
@@ -249,12 +469,21 @@ class _WindowForecaster(BaseEstimator):
             )
         return scaled.astype(np.float32)
 
-    def _unscale(self, values):
-        return values.astype(np.float64) * self.scaler_.scale_ + self.scaler_.mean_
+    def _unscale(self, values, mean=None, scale=None):
+        if mean is None:
+            mean, scale = self.scaler_.mean_, self.scaler_.scale_
+        return values.astype(np.float64) * scale + mean
 
-    def _forecast(self, windows, horizon):
-        """Forecast (N, >= seq_len, M) raw windows ``horizon`` steps ahead."""
-        context = self._scale(windows[:, -self.seq_len :])
+    def _forecast(self, windows, horizon, mean=None, scale=None):
+        """Forecast (N, >= seq_len, M) raw windows ``horizon`` steps ahead.
+
+        ``mean``/``scale`` of shape (N, M) scale each window (default: the
+        fitted scaling). NaN rows, before a padded member's start, become 0
+        on the scaled axis, as the M4 protocol pads.
+        """
+        if mean is not None:
+            mean, scale = mean[:, None], scale[:, None]
+        context = np.nan_to_num(self._scale(windows[:, -self.seq_len :], mean, scale), nan=0.0)
         rounds = math.ceil(horizon / self.pred_len)
         if rounds > 1:
             warnings.warn(
@@ -262,14 +491,14 @@ class _WindowForecaster(BaseEstimator):
                 f"{rounds} rounds, feeding forecasts back as inputs (errors compound). Fit with "
                 f"pred_len >= {horizon} to forecast it directly.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         pieces = []
         for _ in range(rounds):
             piece = self._forecast_scaled(context)
             pieces.append(piece)
             context = np.concatenate([context, piece], axis=1)[:, -self.seq_len :]
-        return self._unscale(np.concatenate(pieces, axis=1)[:, :horizon])
+        return self._unscale(np.concatenate(pieces, axis=1)[:, :horizon], mean, scale)
 
     def _check_horizon(self, horizon):
         if horizon is None:
@@ -277,26 +506,31 @@ class _WindowForecaster(BaseEstimator):
         return _params.check_int("horizon", horizon, 1)
 
     def predict(self, X=None, horizon=None):
-        """Forecast the steps that follow a series.
+        """Forecast the steps that follow a series, or every member of a panel.
 
         Parameters
         ----------
-        X : None, int, array-like of shape (n_steps, n_series) or (n_windows, seq_len, n_series)
-            ``None`` forecasts after the end of the training data. A 2-D
-            array, DataFrame or Series with at least ``seq_len`` rows
-            forecasts after its last row (its last ``seq_len`` rows are the
-            look-back). A 3-D array forecasts each window of a batch. An
-            integer is taken as ``horizon`` (``predict(24)``).
+        X : None, int, array-like of shape (n_steps, n_series) or (n_windows, seq_len, n_series), or panel
+            ``None`` forecasts after the end of the training data (of every
+            member, for a forecaster fitted on a panel). A 2-D array,
+            DataFrame or Series with at least ``seq_len`` rows forecasts after
+            its last row (its last ``seq_len`` rows are the look-back). A 3-D
+            array forecasts each window of a batch. A panel (a list, tuple or
+            dict of series, or a DataFrame with an ``(id, time)`` MultiIndex)
+            forecasts after the end of each member. An integer is taken as
+            ``horizon`` (``predict(24)``).
         horizon : int, default=None
             Steps to forecast; ``None`` means ``pred_len``. Above
             ``pred_len`` the forecast is recursive and a warning says so.
 
         Returns
         -------
-        ndarray of shape (horizon, n_series) or (n_windows, horizon, n_series), DataFrame or Series
+        ndarray of shape (horizon, n_series) or (n_windows, horizon, n_series), DataFrame, Series or panel
             In the container of the input (of the training data when ``X`` is
             ``None``): a DataFrame keeps the columns and continues the index
-            (future timestamps at the index's frequency).
+            (future timestamps at the index's frequency); a panel comes back
+            as the same kind of container, each member's forecast continuing
+            its own index.
 
         Examples
         --------
@@ -320,6 +554,9 @@ class _WindowForecaster(BaseEstimator):
         >>> forecast = model.fit(frame).predict(3)
         >>> list(forecast.columns), str(forecast.index[0])
         (['a', 'b'], '2024-01-13 12:00:00')
+        >>> forecasts = model.fit({"north": X[:200], "south": X[50:]}).predict()  # a panel
+        >>> sorted(forecasts), forecasts["south"].shape
+        (['north', 'south'], (12, 2))
         """
         check_is_fitted(self)
         if isinstance(X, numbers.Integral) and not isinstance(X, bool):
@@ -328,9 +565,15 @@ class _WindowForecaster(BaseEstimator):
             X, horizon = None, X
         horizon = self._check_horizon(horizon)
         if X is None:
-            forecast = self._forecast(self.last_window_[None], horizon)[0]
-            return self._wrap(forecast, self._output_, self._index_spec_)
-        if getattr(X, "ndim", 2) == 3 or (isinstance(X, (list, tuple)) and np.ndim(X) == 3):
+            if not self._is_panel_fit():
+                forecast = self._forecast(self.last_window_[None], horizon)[0]
+                return self._wrap(forecast, self._output_, self._index_spec_)
+            mean, scale = self._scaling()
+            forecasts = self._forecast(self.last_window_, horizon, mean, scale)
+            return self._wrap_panel(forecasts, self._output_["layout"], self._output_["members"], self._index_spec_)
+        if getattr(X, "ndim", 2) == 3 or (
+            isinstance(X, (list, tuple)) and not panel.is_panel(X) and np.ndim(X) == 3
+        ):
             windows = check_array(X, allow_nd=True, dtype=np.float64, ensure_all_finite=False)
             _check_finite(windows, "X")
             if windows.shape[2] != self.n_features_in_ or windows.shape[1] < self.seq_len:
@@ -338,16 +581,18 @@ class _WindowForecaster(BaseEstimator):
                     f"3-D X must have shape (n_windows, >= seq_len={self.seq_len}, "
                     f"n_series={self.n_features_in_}), got {windows.shape}."
                 )
+            if self._is_panel_fit():
+                mean, scale = self._scaling(_Input(list(windows), [None] * len(windows), None))
+                return self._forecast(windows, horizon, mean, scale)
             return self._forecast(windows, horizon)
-        values, meta = self._validate_series(X, reset=False)
-        if len(values) < self.seq_len:
-            raise ValueError(
-                f"X has {len(values)} rows but the look-back needs seq_len={self.seq_len}; "
-                f"pass at least the last {self.seq_len} rows of the series."
-            )
-        forecast = self._forecast(values[None], horizon)[0]
-        spec = index_spec(meta["index"]) if meta["index"] is not None else None
-        return self._wrap(forecast, meta, spec)
+        data = self._validate_input(X, reset=False)
+        mean, scale = self._scaling(data)
+        windows = self._last_windows(data.values)
+        forecasts = self._forecast(windows, horizon, mean, scale)
+        specs = [index_spec(meta["index"]) if meta["index"] is not None else None for meta in data.metas]
+        if data.layout is None:
+            return self._wrap(forecasts[0], data.metas[0], specs[0])
+        return self._wrap_panel(forecasts, data.layout, data.metas, specs)
 
     @staticmethod
     def _wrap(forecast, meta, spec):
@@ -358,6 +603,16 @@ class _WindowForecaster(BaseEstimator):
         if meta["kind"] == "series":
             return pd.Series(forecast[:, 0], index=index, name=meta["name"])
         return pd.DataFrame(forecast, index=index, columns=meta["columns"])
+
+    @classmethod
+    def _wrap_panel(cls, forecasts, layout, metas, specs):
+        """Put (n_members, horizon, M) forecasts in the panel container described by ``layout``."""
+        outputs = []
+        for forecast, meta, spec in zip(forecasts, metas, specs):
+            if layout.kind == "multiindex":
+                meta = {**meta, "kind": "frame"}  # members of a panel frame come back as frames
+            outputs.append(cls._wrap(forecast, meta, spec))
+        return panel.join_panel(layout, outputs)
 
     # ----------------------------------------------------------------- scores
 
@@ -397,14 +652,18 @@ class _WindowForecaster(BaseEstimator):
         """
         check_is_fitted(self)
         stride = _params.check_int("stride", stride, 1)
-        values, _ = self._validate_series(X, reset=False, labels=False)
+        data = self._validate_input(X, reset=False, labels=False)
         need = self.seq_len + self.pred_len
-        if len(values) < need:
-            raise ValueError(
-                f"X has {len(values)} rows; scoring needs at least seq_len + pred_len = "
-                f"{self.seq_len} + {self.pred_len} = {need} rows."
-            )
-        windows = WindowedSeries(self._scale(values), self.seq_len, self.pred_len, stride=stride)
+        for position, values in enumerate(data.values):
+            if len(values) < (self.pred_len + 1 if self._pads() else need):
+                where = "X" if data.layout is None else f"X's {data.layout.describe(position)}"
+                raise ValueError(
+                    f"{where} has {len(values)} rows; scoring needs at least seq_len + pred_len = "
+                    f"{self.seq_len} + {self.pred_len} = {need} rows."
+                )
+        mean, scale = self._scaling(data)
+        scaled = [self._scale(values, m, s) for values, m, s in zip(data.values, mean, scale)]
+        windows = PanelWindows(scaled, self.seq_len, self.pred_len, stride=stride, pad=self._pads())
         squared = absolute = 0.0
         chunk = max(self.batch_size, 256)
         for start in range(0, len(windows), chunk):
@@ -412,7 +671,7 @@ class _WindowForecaster(BaseEstimator):
             error = self._forecast_scaled(x).astype(np.float64) - y
             squared += float(np.square(error).sum())
             absolute += float(np.abs(error).sum())
-        count = len(windows) * self.pred_len * values.shape[1]
+        count = len(windows) * self.pred_len * self.n_features_in_
         return {"mse": squared / count, "mae": absolute / count, "n_windows": len(windows)}
 
     def score(self, X, y=None):

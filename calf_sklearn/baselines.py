@@ -76,14 +76,16 @@ class NaiveForecaster(_WindowForecaster):
         (2, array([[18., 19.]]))
         """
         _params.check_int("pred_len", self.pred_len, 1)
-        values, meta = self._validate_series(X, reset=True)
-        self._remember(values, meta, self._fit_scaler(values))
+        data = self._validate_input(X, reset=True)
+        # All rows count: nothing is held out, and evaluate scores on this scale.
+        mean, scale, scaler = self._fit_scaling(data.values, single=data.layout is None)
+        self._remember(data, mean, scale, scaler)
         return self
 
     def _forecast_scaled(self, windows):
         return np.repeat(windows[:, -1:], self.pred_len, axis=1)
 
-    def _forecast(self, windows, horizon):
+    def _forecast(self, windows, horizon, mean=None, scale=None):
         # Straight from the raw values: a round trip through the float32
         # scaled space would blur the repeated value in its last digits.
         return np.repeat(windows[:, -1:].astype(np.float64), horizon, axis=1)
@@ -227,18 +229,15 @@ class DLinearForecaster(_WindowForecaster):
 
         self._check_params()
         device = _params.resolve_device(self.device)
-        values, meta = self._validate_series(X, reset=True)
-        train_values, validation_values = self._split(values, X_val)
-        scaler = self._fit_scaler(train_values)
-        train, validation = self._windows(scaler, train_values, validation_values, self.window_stride)
+        prepared = self._prepare_fit(X, X_val, self.window_stride)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             network = DLinearNetwork(self.seq_len, self.pred_len, self.moving_average).to(device)
             history = train_dlinear(
                 network,
-                train,
-                validation,
+                prepared.train,
+                prepared.validation,
                 learning_rate=self.learning_rate,
                 batch_size=self.batch_size,
                 max_epochs=self.max_epochs,
@@ -250,7 +249,7 @@ class DLinearForecaster(_WindowForecaster):
         self.module_ = network.eval()
         self.history_ = history
         self.device_ = device
-        self._remember(values, meta, scaler)
+        prepared.remember()
         return self
 
     def _forecast_scaled(self, windows):

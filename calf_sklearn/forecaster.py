@@ -311,16 +311,21 @@ class CALFForecaster(_WindowForecaster):
             self.__dict__.update(saved)
             raise
 
-    def _fingerprint(self, values, validation_values):
+    def _fingerprint(self, prepared):
         """What identifies a fit, so that a checkpoint is resumed only by the same fit."""
         import hashlib
 
         ignored = {"verbose", "device", "cache_dir", "max_epochs"}
         params = {k: repr(v) for k, v in sorted(self.get_params().items()) if k not in ignored}
-        digest = hashlib.sha256(np.ascontiguousarray(values).tobytes())
-        if validation_values is not None:
-            digest.update(np.ascontiguousarray(validation_values).tobytes())
-        return {"params": repr(params), "data": digest.hexdigest(), "shape": repr(values.shape)}
+        digest = hashlib.sha256()
+        for part in [*prepared.members, *(prepared.validation_parts or [])]:
+            digest.update(np.ascontiguousarray(part).tobytes())
+        shapes = [member.shape for member in prepared.members]
+        return {
+            "params": repr(params),
+            "data": digest.hexdigest(),
+            "shape": repr(shapes[0] if len(shapes) == 1 else shapes),
+        }
 
     def _read_checkpoint(self, checkpoint, fingerprint):
         from .training import read_checkpoint
@@ -347,15 +352,12 @@ class CALFForecaster(_WindowForecaster):
         _params.check_params(self)
         self._check_backbone_source()
         device = _params.resolve_device(self.device)
-        values, meta = self._validate_series(X, reset=True)
-        train_values, validation_values = self._split(values, X_val)
+        prepared = self._prepare_fit(X, X_val, self.window_stride)
         config = backbone_config(self.llm, revision=self.revision, local_files_only=self.local_files_only)
-        self._check_backbone_fits(config, values.shape[1])
-        scaler = self._fit_scaler(train_values)
-        train, validation = self._windows(scaler, train_values, validation_values, self.window_stride)
+        self._check_backbone_fits(config, self.n_features_in_)
         fingerprint = resume = None
         if checkpoint is not None:
-            fingerprint = self._fingerprint(values, validation_values)
+            fingerprint = self._fingerprint(prepared)
             resume = self._read_checkpoint(checkpoint, fingerprint)
         if resume is not None:
             seed = int(resume["seed"])  # the frozen random backbone must be the same one
@@ -409,8 +411,8 @@ class CALFForecaster(_WindowForecaster):
                 verbose=int(self.verbose),
             )
             result = trainer.fit(
-                train,
-                validation,
+                prepared.train,
+                prepared.validation,
                 checkpoint=checkpoint,
                 resume=resume,
                 metadata={"fingerprint": fingerprint, "seed": seed},
@@ -421,7 +423,7 @@ class CALFForecaster(_WindowForecaster):
         self.training_interrupted_ = result.interrupted
         self.resumed_from_epoch_ = result.resumed_from
         self.device_ = device
-        self._remember(values, meta, scaler)
+        prepared.remember()
         return self
 
     # ---------------------------------------------------------------- predict

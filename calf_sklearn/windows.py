@@ -11,10 +11,10 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["WindowedSeries", "temporal_split"]
+__all__ = ["PanelWindows", "RecentWindows", "WindowedSeries", "temporal_split"]
 
 
-def temporal_split(n_rows, validation_size, seq_len, pred_len):
+def temporal_split(n_rows, validation_size, seq_len, pred_len, pad=False):
     """Split row positions into a training part and a later validation part.
 
     The validation part is the last ``validation_size`` of the rows. Its
@@ -30,6 +30,11 @@ def temporal_split(n_rows, validation_size, seq_len, pred_len):
         ``0`` holds out nothing.
     seq_len, pred_len : int
         Look-back and horizon of one window.
+    pad : bool, default=False
+        Whether windows may be zero-padded at the front (see
+        :class:`PanelWindows`): then the training part needs only
+        ``pred_len + 1`` rows, and the validation look-back starts no earlier
+        than the first row.
 
     Returns
     -------
@@ -48,6 +53,8 @@ def temporal_split(n_rows, validation_size, seq_len, pred_len):
     --------
     >>> temporal_split(1000, 0.2, seq_len=96, pred_len=24)
     (800, 704)
+    >>> temporal_split(30, 12, seq_len=24, pred_len=12, pad=True)  # a short member of a panel
+    (18, 0)
     """
     if isinstance(validation_size, numbers.Integral):
         n_validation = int(validation_size)
@@ -55,7 +62,13 @@ def temporal_split(n_rows, validation_size, seq_len, pred_len):
         n_validation = round(float(validation_size) * n_rows)
     window = seq_len + pred_len
     train_stop = n_rows - n_validation
-    if train_stop < window:
+    if pad and train_stop < pred_len + 1:
+        raise ValueError(
+            f"Too few rows to train: n_samples={n_rows} rows, minus {n_validation} held out for "
+            f"validation, leaves {train_stop}, but even a padded window needs pred_len + 1 = "
+            f"{pred_len + 1} rows (one of look-back). Pass a longer series or lower validation_size."
+        )
+    if not pad and train_stop < window:
         raise ValueError(
             f"Too few rows to train: n_samples={n_rows} rows, minus {n_validation} held "
             f"out for validation, leaves {train_stop}, but one window needs "
@@ -72,7 +85,7 @@ def temporal_split(n_rows, validation_size, seq_len, pred_len):
             f"({pred_len / n_rows:.3f} of the series) or set it to 0 to train "
             f"without early stopping."
         )
-    return train_stop, train_stop - seq_len
+    return train_stop, max(train_stop - seq_len, 0) if pad else train_stop - seq_len
 
 
 class WindowedSeries:
@@ -156,4 +169,186 @@ class WindowedSeries:
         return (
             np.ascontiguousarray(windows[:, : self.seq_len]),
             np.ascontiguousarray(windows[:, self.seq_len :]),
+        )
+
+
+def _front_padded(members, length):
+    """Members shorter than ``length`` rows, zero-padded at the front to it; the others as they are."""
+    padded = []
+    for member in members:
+        short = length - len(member)
+        if short > 0:
+            member = np.concatenate([np.zeros((short, member.shape[1]), dtype=member.dtype), member])
+        padded.append(member)
+    return padded
+
+
+def _concatenated(members):
+    """One (total rows, M) array of the members and the row where each one starts."""
+    lengths = np.array([len(member) for member in members], dtype=np.int64)
+    offsets = np.r_[0, np.cumsum(lengths)[:-1]].astype(np.int64)
+    return np.concatenate(members), offsets, lengths
+
+
+class PanelWindows(WindowedSeries):
+    """Every window of every member of a panel; no window crosses two members.
+
+    The members are held once, end to end, in one array; a window is a view
+    into it, found by its start row, so a panel costs about the memory of its
+    values however many windows it has.
+
+    Parameters
+    ----------
+    members : sequence of ndarray of shape (n_rows_i, n_series)
+        The members, each with the same series.
+    seq_len : int
+        Length of the look-back.
+    pred_len : int
+        Length of the future part.
+    stride : int, default=1
+        Distance between the starts of consecutive windows of a member.
+    pad : bool, default=False
+        Zero-pad members shorter than ``seq_len + pred_len`` at the front to
+        that length, so each gives one window (the M4 protocol's padding).
+        Without it, such members give no window.
+
+    Attributes
+    ----------
+    starts : ndarray of int
+        Row of the joined array at which each window starts.
+    member : ndarray of int
+        The member each window belongs to.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a, b = np.arange(6.0)[:, None], 100 + np.arange(4.0)[:, None]
+    >>> windows = PanelWindows([a, b], seq_len=2, pred_len=1)
+    >>> len(windows), windows.member.tolist()
+    (6, [0, 0, 0, 0, 1, 1])
+    >>> x, y = windows.batch([3, 4])
+    >>> x[:, :, 0], y[:, :, 0]
+    (array([[  3.,   4.],
+           [100., 101.]]), array([[  5.],
+           [102.]]))
+    >>> x, y = PanelWindows([np.ones((2, 1))], seq_len=3, pred_len=1, pad=True).batch([0])
+    >>> x[0, :, 0], y[0, :, 0]
+    (array([0., 0., 1.]), array([1.]))
+    """
+
+    def __init__(self, members, seq_len, pred_len, stride=1, pad=False):
+        window = int(seq_len) + int(pred_len)
+        members = [np.asarray(member) for member in members]
+        if pad:
+            members = _front_padded(members, window)
+        values, offsets, lengths = _concatenated(members)
+        super().__init__(values, seq_len, pred_len, stride=1)
+        counts = np.maximum(lengths - window + 1, 0)
+        counts = -(-counts // int(stride))  # windows per member at this stride (ceil)
+        self.member = np.repeat(np.arange(len(members)), counts)
+        first = np.repeat(np.cumsum(counts) - counts, counts)
+        self.starts = np.repeat(offsets, counts) + (np.arange(counts.sum()) - first) * int(stride)
+
+
+class RecentWindows:
+    """One window per member, cut at a random recent point each epoch (the M4 protocol).
+
+    Each call of :meth:`resample` draws, for every member of ``n`` rows, a
+    cut point ``c`` uniformly in ``[max(1, n - history), n - 1]`` with
+    ``history = int(history_size * pred_len)``. Its window is the
+    ``seq_len`` rows before ``c`` (zero-padded at the front where the member
+    starts later) and the ``pred_len`` rows from ``c`` (zero-padded at the
+    end, with a mask of 0 there, where the member ends sooner).
+
+    Parameters
+    ----------
+    members : sequence of ndarray of shape (n_rows_i, n_series)
+        The members' training rows.
+    seq_len, pred_len : int
+        Look-back and horizon.
+    history_size : float
+        How far back, in multiples of ``pred_len``, cut points may lie.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> windows = RecentWindows([np.arange(1.0, 11.0)[:, None]], seq_len=4, pred_len=3, history_size=1)
+    >>> windows.resample(np.random.default_rng(0))
+    >>> int(windows.cuts[0]) in range(7, 10)
+    True
+    >>> windows.cuts[:] = 9  # the last possible cut: one target row left
+    >>> x, y, mask = windows.batch([0])
+    >>> x[0, :, 0], y[0, :, 0], mask[0, :, 0]
+    (array([6., 7., 8., 9.]), array([10.,  0.,  0.]), array([1., 0., 0.]))
+    """
+
+    def __init__(self, members, seq_len, pred_len, history_size):
+        members = [np.asarray(member) for member in members]
+        self.values, self.offsets, self.lengths = _concatenated(members)
+        self.seq_len = int(seq_len)
+        self.pred_len = int(pred_len)
+        history = int(float(history_size) * self.pred_len)
+        self.low = np.maximum(1, self.lengths - history)
+        # A one-row member has no cut point with a target; it still gives a
+        # look-back, whose targets are all masked out.
+        self.high = np.maximum(self.lengths, self.low + 1)
+        self.cuts = self.high - 1
+
+    def __len__(self):
+        return len(self.lengths)
+
+    def resample(self, rng):
+        """Draw a new cut point for every member.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Source of the draws.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> windows = RecentWindows([np.ones((50, 1))] * 3, seq_len=4, pred_len=2, history_size=2)
+        >>> windows.resample(np.random.default_rng(1))
+        >>> bool(((windows.cuts >= 46) & (windows.cuts <= 49)).all())
+        True
+        """
+        self.cuts = rng.integers(self.low, self.high)
+
+    def batch(self, indices):
+        """Copy out the current windows of the given members.
+
+        Parameters
+        ----------
+        indices : array-like of int
+            Member positions.
+
+        Returns
+        -------
+        x : ndarray of shape (n, seq_len, n_series)
+            Look-backs, zero before a member's start.
+        y : ndarray of shape (n, pred_len, n_series)
+            The rows from the cut point, zero after a member's end.
+        mask : ndarray of shape (n, pred_len, n_series)
+            1 where ``y`` holds a row of the member, 0 where it is padding.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> windows = RecentWindows([np.ones((3, 2))], seq_len=4, pred_len=2, history_size=1)
+        >>> x, y, mask = windows.batch([0])  # cut at row 2: two rows before, one after
+        >>> x[0, :, 0], mask[0, :, 0]
+        (array([0., 0., 1., 1.]), array([1., 0.]))
+        """
+        indices = np.asarray(indices)
+        lengths = self.lengths[indices, None]
+        rows = self.cuts[indices, None] + np.arange(-self.seq_len, self.pred_len)
+        inside = (rows >= 0) & (rows < lengths)
+        gathered = self.values[self.offsets[indices, None] + np.clip(rows, 0, lengths - 1)]
+        gathered = np.where(inside[..., None], gathered, 0).astype(self.values.dtype, copy=False)
+        mask = np.broadcast_to(inside[:, self.seq_len :, None], gathered[:, self.seq_len :].shape)
+        return (
+            np.ascontiguousarray(gathered[:, : self.seq_len]),
+            np.ascontiguousarray(gathered[:, self.seq_len :]),
+            mask.astype(self.values.dtype),
         )

@@ -49,7 +49,7 @@ def test_metrics_are_the_mean_over_windows_steps_and_series(data_home, tmp_path)
     """A model whose forecast is a known constant gives the hand-computed errors."""
 
     class Zero(NaiveForecaster):
-        def _forecast(self, windows, horizon):
+        def _forecast(self, windows, horizon, mean=None, scale=None):
             return np.zeros((len(windows), horizon, windows.shape[2]))
 
     test = np.arange(40, dtype=np.float32).reshape(20, 2)

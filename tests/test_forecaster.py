@@ -518,8 +518,8 @@ def _nan_after(monkeypatch, n_calls):
     original = CALFLoss.__call__
     count = {"n": 0}
 
-    def poisoned(self, outputs, target):
-        total, terms = original(self, outputs, target)
+    def poisoned(self, outputs, target, **kwargs):
+        total, terms = original(self, outputs, target, **kwargs)
         count["n"] += 1
         if count["n"] > n_calls:
             total = total * float("nan")
