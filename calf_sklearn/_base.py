@@ -314,6 +314,11 @@ class _WindowForecaster(BaseEstimator):
                     message = f"{where}: {message}"
                 if not self._pads() and "seq_len + pred_len" in message and "padding" not in message:
                     message += " Or pass padding=True to zero-pad short members at the front."
+                if "no validation window fits" in message:
+                    message += (
+                        " In a panel, an integer validation_size holds out that many rows of every "
+                        f"member (e.g. validation_size={self.pred_len}, as the M4 protocol does)."
+                    )
                 raise ValueError(message) from None
             train.append(member_train)
             validation.append(member_validation)

@@ -6,7 +6,7 @@ import difflib
 import math
 import numbers
 
-from .losses import LOSSES
+from .losses import FEATURE_LOSSES, LOSSES
 
 
 def suggest(value, choices):
@@ -54,6 +54,13 @@ def check_validation_size(value):
     if value is None:
         return 0
     return check_real("validation_size", value, 0.0, 1.0, high_open=True)
+
+
+def check_scaling(value):
+    if value not in ("standard", None):
+        hint = " Did you mean None?" if str(value).lower() in ("none", "raw", "false") else ""
+        raise ValueError(f"scaling={value!r} is not one of 'standard' or None.{hint}")
+    return value
 
 
 def check_bool(name, value):
@@ -117,7 +124,8 @@ def check_params(est):
     check_real("lora_alpha", est.lora_alpha, 0.0, low_open=True)
     check_real("lora_dropout", est.lora_dropout, 0.0, 1.0, high_open=True)
     for term in ("task", "output", "feature"):
-        check_choice(f"{term}_loss", getattr(est, f"{term}_loss"), LOSSES)
+        choices = FEATURE_LOSSES if term == "feature" else LOSSES
+        check_choice(f"{term}_loss", getattr(est, f"{term}_loss"), choices)
         check_real(f"{term}_weight", getattr(est, f"{term}_weight"), 0.0)
     if est.task_weight == est.output_weight == est.feature_weight == 0:
         raise ValueError("task_weight, output_weight and feature_weight are all 0: nothing to train.")
@@ -126,6 +134,22 @@ def check_params(est):
     check_int("cosine_t_max", est.cosine_t_max, 1)
     check_int("batch_size", est.batch_size, 1)
     check_int("window_stride", est.window_stride, 1)
+    check_choice("window_sampling", est.window_sampling, ("sliding", "recent"))
+    check_real("history_size", est.history_size, 0.0, low_open=True)
+    check_bool("padding", est.padding)
+    check_scaling(est.scaling)
+    check_int("seasonal_period", est.seasonal_period, 1)
+    if "smape" in (est.task_loss, est.output_loss) and est.scaling is not None:
+        raise ValueError(
+            "sMAPE compares relative errors of the original values, which standardising (a shift) "
+            "changes: with task_loss or output_loss='smape' pass scaling=None (CALF normalises every "
+            "window itself)."
+        )
+    if "mase" in (est.task_loss, est.output_loss) and est.seasonal_period >= est.seq_len:
+        raise ValueError(
+            f"The 'mase' loss scales by the look-back's error at lag seasonal_period={est.seasonal_period}, "
+            f"which needs seq_len > seasonal_period; got seq_len={est.seq_len}."
+        )
     check_int("max_epochs", est.max_epochs, 1)
     check_int("patience", est.patience, 1)
     check_validation_size(est.validation_size)

@@ -121,6 +121,9 @@ class DLinearForecaster(_WindowForecaster):
         ignored when ``fit`` gets ``X_val``.
     window_stride : int, default=1
         Distance between the starts of consecutive training windows.
+    padding : bool, default=False
+        Accept panel members shorter than a window by zero-padding them at
+        the front on the scaled axis (see :class:`~calf_sklearn.CALFForecaster`).
     device : str, default="auto"
         ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     random_state : int, RandomState or None, default=None
@@ -168,6 +171,7 @@ class DLinearForecaster(_WindowForecaster):
         patience=3,
         validation_size=0.2,
         window_stride=1,
+        padding=False,
         device="auto",
         random_state=None,
         verbose=0,
@@ -181,6 +185,7 @@ class DLinearForecaster(_WindowForecaster):
         self.patience = patience
         self.validation_size = validation_size
         self.window_stride = window_stride
+        self.padding = padding
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -191,6 +196,7 @@ class DLinearForecaster(_WindowForecaster):
         _params.check_int("window_stride", self.window_stride, 1)
         _params.check_real("learning_rate", self.learning_rate, 0.0, low_open=True)
         _params.check_validation_size(self.validation_size)
+        _params.check_bool("padding", self.padding)
 
     def fit(self, X, y=None, *, X_val=None):
         """Train on a multivariate series.

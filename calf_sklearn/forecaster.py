@@ -56,8 +56,16 @@ class CALFForecaster(_WindowForecaster):
         Number of principal word embeddings (at most the model width).
     lora_r, lora_alpha, lora_dropout : int, float, float, default=8, 32, 0.1
         LoRA on the temporal branch's fused attention projection.
-    task_loss, output_loss, feature_loss : {"l1", "smooth_l1", "mse"}, default="l1"
-        Distance of the supervised, output-consistency and feature terms.
+    task_loss, output_loss : {"l1", "smooth_l1", "mse", "smape", "mase"}, default="l1"
+        Distance of the supervised and the output-consistency terms.
+        ``"smape"`` (M4's sMAPE, which needs ``scaling=None``) and ``"mase"``
+        (mean absolute error scaled by each look-back's seasonal naive error
+        at lag ``seasonal_period``) are the M4 protocol's; with either as the
+        task loss, early stopping watches that loss on the validation windows
+        instead of their MSE, which raw values of different scales would let
+        the largest series decide.
+    feature_loss : {"l1", "smooth_l1", "mse"}, default="l1"
+        Distance of the feature term.
     task_weight, output_weight, feature_weight : float, default=1.0, 1.0, 0.01
         Weights of the three loss terms; 0 removes a term (and, for the
         output and feature terms together, the textual branch's cost).
@@ -73,6 +81,29 @@ class CALFForecaster(_WindowForecaster):
         Distance between the starts of consecutive training windows. 1 trains
         on every window (the paper); ``k`` trains on every ``k``-th window,
         about ``k`` times faster per epoch. Validation always uses every window.
+    window_sampling : {"sliding", "recent"}, default="sliding"
+        ``"sliding"``: every (``window_stride``-th) window of every member,
+        each epoch (the long-term protocol). ``"recent"``: one window per
+        member each epoch, cut at a point drawn uniformly from its last
+        ``history_size * pred_len`` training rows, zero-padded where it
+        reaches before the member's start, with targets past its end left out
+        of the loss (the M4 short-term protocol).
+    history_size : float, default=10.0
+        With ``window_sampling="recent"``: how far back, in multiples of
+        ``pred_len``, the cut points may lie (M4: 1.5 for Yearly, Quarterly
+        and Monthly, 10 otherwise).
+    padding : bool, default=False
+        Accept panel members (and look-backs at ``predict``) shorter than a
+        window by zero-padding them at the front on the scaled axis, as the
+        M4 protocol does. Without it such members are refused, naming them.
+    scaling : {"standard", None}, default="standard"
+        ``"standard"``: each member's series are standardised with the mean
+        and standard deviation of that member's training rows, and forecasts
+        are returned in the original units. ``None``: the network sees raw
+        values (the M4 protocol; CALF still normalises every window itself).
+        Scores (:meth:`evaluate`) are on this scale.
+    seasonal_period : int, default=1
+        Seasonal lag ``m`` of the ``"mase"`` loss's scale.
     max_epochs : int, default=20
         Upper bound on training epochs.
     patience : int, default=5
@@ -178,6 +209,11 @@ class CALFForecaster(_WindowForecaster):
         cosine_t_max=20,
         batch_size=32,
         window_stride=1,
+        window_sampling="sliding",
+        history_size=10.0,
+        padding=False,
+        scaling="standard",
+        seasonal_period=1,
         max_epochs=20,
         patience=5,
         validation_size=0.2,
@@ -208,6 +244,11 @@ class CALFForecaster(_WindowForecaster):
         self.cosine_t_max = cosine_t_max
         self.batch_size = batch_size
         self.window_stride = window_stride
+        self.window_sampling = window_sampling
+        self.history_size = history_size
+        self.padding = padding
+        self.scaling = scaling
+        self.seasonal_period = seasonal_period
         self.max_epochs = max_epochs
         self.patience = patience
         self.validation_size = validation_size
@@ -396,7 +437,11 @@ class CALFForecaster(_WindowForecaster):
                 self.task_weight,
                 self.output_weight,
                 self.feature_weight,
+                period=self.seasonal_period,
             )
+            # Scale-free task losses are also what early stopping watches: the
+            # MSE of raw values of different scales follows the largest series.
+            scale_free = self.task_loss in ("smape", "mase")
             trainer = Trainer(
                 network,
                 loss,
@@ -409,6 +454,7 @@ class CALFForecaster(_WindowForecaster):
                 device=device,
                 generator=torch.Generator().manual_seed(seed),
                 verbose=int(self.verbose),
+                validation_metric=self.task_loss if scale_free else "mse",
             )
             result = trainer.fit(
                 prepared.train,

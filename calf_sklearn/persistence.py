@@ -168,8 +168,11 @@ def load_forecaster(path, *, device=None):
         setattr(forecaster, name, header["fitted"][name])
     if header["fitted"]["feature_names_in_"] is not None:
         forecaster.feature_names_in_ = np.asarray(header["fitted"]["feature_names_in_"], dtype=object)
-    forecaster.scaler_ = _decode_scaler(header["scaler"], tensors)
     forecaster.last_window_ = tensors["last_window"].numpy().astype(np.float64)
+    if "panel" in header:
+        _decode_panel(forecaster, header["panel"], tensors)
+        return forecaster
+    forecaster.scaler_ = _decode_scaler(header["scaler"], tensors)
     forecaster._output_ = _decode_output(header["output"])
     forecaster._index_spec_ = spec_from_json(header["index_spec"])
     return forecaster
@@ -183,12 +186,11 @@ def _encode(forecaster):
 
     state = forecaster.module_.export()
     # export() already gives CPU tensors that share no storage: no second copy of the weights.
+    def array(values):
+        return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64))
+
     tensors = {f"module.{key}": value.contiguous() for key, value in state["state_dict"].items()}
-    scaler = forecaster.scaler_
-    tensors["scaler.mean"] = torch.from_numpy(np.ascontiguousarray(scaler.mean_, dtype=np.float64))
-    tensors["scaler.scale"] = torch.from_numpy(np.ascontiguousarray(scaler.scale_, dtype=np.float64))
-    tensors["scaler.var"] = torch.from_numpy(np.ascontiguousarray(scaler.var_, dtype=np.float64))
-    tensors["last_window"] = torch.from_numpy(np.ascontiguousarray(forecaster.last_window_, dtype=np.float64))
+    tensors["last_window"] = array(forecaster.last_window_)
     names = getattr(forecaster, "feature_names_in_", None)
     header = {
         "format": _FORMAT_NAME,
@@ -201,15 +203,51 @@ def _encode(forecaster):
             **{name: _plain(name, getattr(forecaster, name)) for name in _PLAIN},
             "feature_names_in_": None if names is None else [str(name) for name in names],
         },
-        "scaler": {"n_samples_seen": _plain("scaler_.n_samples_seen_", scaler.n_samples_seen_)},
-        "output": {
-            "kind": forecaster._output_["kind"],
-            "columns": _encode_labels(forecaster._output_["columns"]),
-            "name": _encode_label(forecaster._output_["name"], "the Series name"),
-        },
-        "index_spec": spec_to_json(forecaster._index_spec_),
     }
+    if hasattr(forecaster, "member_ids_"):
+        tensors["member.mean"] = array(forecaster.member_mean_)
+        tensors["member.scale"] = array(forecaster.member_scale_)
+        header["panel"] = _encode_panel(forecaster)
+        return tensors, header
+    scaler = forecaster.scaler_
+    tensors["scaler.mean"] = array(scaler.mean_)
+    tensors["scaler.scale"] = array(scaler.scale_)
+    if scaler.var_ is not None:  # None: scaling=None, nothing was fitted
+        tensors["scaler.var"] = array(scaler.var_)
+    header["scaler"] = {"n_samples_seen": _plain("scaler_.n_samples_seen_", scaler.n_samples_seen_)}
+    header["output"] = _encode_output(forecaster._output_)
+    header["index_spec"] = spec_to_json(forecaster._index_spec_)
     return tensors, header
+
+
+def _encode_output(output):
+    return {
+        "kind": output["kind"],
+        "columns": _encode_labels(output["columns"]),
+        "name": _encode_label(output["name"], "the Series name"),
+    }
+
+
+def _encode_panel(forecaster):
+    layout = forecaster._output_["layout"]
+    return {
+        "kind": layout.kind,
+        "ids": [_encode_label(member_id, "The member id")["value"] for member_id in layout.ids],
+        "names": [_encode_label(name, "The index level name")["value"] for name in layout.names],
+        "members": [_encode_output(output) for output in forecaster._output_["members"]],
+        "index_specs": [spec_to_json(spec) for spec in forecaster._index_spec_],
+    }
+
+
+def _decode_panel(forecaster, header, tensors):
+    from .panel import PanelLayout
+
+    layout = PanelLayout(header["kind"], tuple(header["ids"]), tuple(header["names"]))
+    forecaster.member_ids_ = list(layout.ids)
+    forecaster.member_mean_ = tensors["member.mean"].numpy()
+    forecaster.member_scale_ = tensors["member.scale"].numpy()
+    forecaster._output_ = {"layout": layout, "members": [_decode_output(o) for o in header["members"]]}
+    forecaster._index_spec_ = [spec_from_json(spec) for spec in header["index_specs"]]
 
 
 def _plain(name, value):
@@ -292,10 +330,11 @@ def _decode_output(output):
 def _decode_scaler(header, tensors):
     from sklearn.preprocessing import StandardScaler
 
-    scaler = StandardScaler()
+    standard = "scaler.var" in tensors
+    scaler = StandardScaler(with_mean=standard, with_std=standard)
     scaler.mean_ = tensors["scaler.mean"].numpy()
     scaler.scale_ = tensors["scaler.scale"].numpy()
-    scaler.var_ = tensors["scaler.var"].numpy()
+    scaler.var_ = tensors["scaler.var"].numpy() if standard else None
     scaler.n_features_in_ = len(scaler.mean_)
     seen = header["n_samples_seen"]
     scaler.n_samples_seen_ = np.asarray(seen) if isinstance(seen, list) else seen
