@@ -1,7 +1,12 @@
 """The training loop: optimisers, schedule, early stopping (torch only).
 
-Data arrive as window sources with ``len()`` and ``batch(indices) -> (x, y)``
-NumPy arrays (see :mod:`calf_sklearn.windows`).
+Data arrive as window sources with ``len()`` and ``batch(indices)``
+returning NumPy arrays ``(x, y)`` or ``(x, y, mask)`` (see
+:mod:`calf_sklearn.windows`): look-backs (B, L, M), targets (B, P, M) and,
+optionally, a float32 mask (B, P, M), 1 where the target exists and 0 where
+it lies past the end of a series. A training source may also have a
+``resample(rng)`` method, called with a :class:`numpy.random.Generator` at the
+start of every epoch (the M4 protocol draws one window per series and epoch).
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import torch
 from tqdm.auto import tqdm
 
 from ._atomic import write_atomically
+from .losses import LOSSES
 from .network import forecast_windows
 
-__all__ = ["Trainer", "TrainingResult", "read_checkpoint", "windows_mse"]
+__all__ = ["Trainer", "TrainingResult", "read_checkpoint", "windows_loss", "windows_mse"]
 
 _ETA_MIN = 1e-8
 _BETAS = (0.9, 0.999)
@@ -82,6 +88,136 @@ def read_checkpoint(path):
     return state
 
 
+def _unpack(batch):
+    """``(x, y, mask)`` from a source's batch; ``mask`` is ``None`` for ``(x, y)``."""
+    if len(batch) == 2:
+        return batch[0], batch[1], None
+    if len(batch) == 3:
+        return batch
+    raise ValueError(
+        f"A window source's batch() must return (x, y) or (x, y, mask); it returned {len(batch)} arrays."
+    )
+
+
+def _forecast_batches(network, data, batch_size, device):
+    """Yield ``(x, y, mask, forecast)`` for consecutive batches of every window of ``data``."""
+    for start in range(0, len(data), batch_size):
+        x, y, mask = _unpack(data.batch(np.arange(start, min(start + batch_size, len(data)))))
+        yield x, y, mask, forecast_windows(network, x, batch_size, device)
+
+
+class _SquaredError:
+    """Accumulates the (masked) mean squared error over batches."""
+
+    def __init__(self):
+        self.total, self.count = 0.0, 0
+
+    def add(self, forecast, y, mask):
+        error = forecast.astype(np.float64) - y
+        if mask is None:
+            self.total += float(np.square(error).sum())
+            self.count += y.size
+        else:
+            # Masked-out targets may hold anything (zeros, NaN): they count 0.
+            error = np.where(mask > 0, error, 0.0)
+            self.total += float((np.square(error) * mask).sum())
+            self.count += float(mask.sum())
+
+    def mean(self):
+        if self.count == 0:
+            raise ValueError("The validation windows have no target values to score (empty, or all masked).")
+        return self.total / self.count
+
+
+# Losses that average over the masked-in elements only: with masks, their
+# batches weigh by those elements (the others weigh by windows).
+_MASKED_MEANS = ("l1", "smooth_l1", "mse")
+
+
+class _WindowLoss:
+    """Accumulates a loss of :data:`~calf_sklearn.losses.LOSSES` so that batch sizes do not matter."""
+
+    def __init__(self, loss_name, period):
+        if loss_name not in LOSSES:
+            raise ValueError(f"loss_name must be one of {', '.join(map(repr, LOSSES))}; got {loss_name!r}.")
+        self.loss, self.period = LOSSES[loss_name], period
+        self.masked_mean = loss_name in _MASKED_MEANS
+        self.total, self.weight = 0.0, 0.0
+
+    def add(self, forecast, y, mask, x):
+        def tensor(array):
+            return None if array is None else torch.from_numpy(np.asarray(array, dtype=np.float64))
+
+        value = self.loss(
+            tensor(forecast), tensor(y), context=tensor(x), mask=tensor(mask), period=self.period
+        )
+        weight = float(np.sum(mask)) if self.masked_mean and mask is not None else len(x)
+        self.total += float(value) * weight
+        self.weight += weight
+
+    def mean(self):
+        if self.weight == 0:
+            raise ValueError("The validation windows have no target values to score (empty, or all masked).")
+        return self.total / self.weight
+
+
+def windows_loss(network, data, batch_size, device, loss_name, period=1):
+    """A loss of :data:`~calf_sklearn.losses.LOSSES` over every window of ``data``, in eval mode.
+
+    Each batch's loss (with the batch's look-backs as ``context`` and its
+    mask, if the source gives one) is weighted by its number of windows, so
+    the result is the mean over windows whatever the batch size. With masks,
+    ``l1``, ``smooth_l1`` and ``mse`` (means over the masked-in elements)
+    weigh each batch by its masked-in elements instead: the mean over every
+    target value that exists.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        Maps look-backs (B, L, M) to forecasts (B, P, M) and has ``pred_len``.
+    data : window source
+        Windows with ``len()`` and ``batch(indices) -> (x, y)`` or ``(x, y, mask)``.
+    batch_size : int
+        Windows per forward pass.
+    device : torch.device
+        Where the network lives.
+    loss_name : str
+        A name of :data:`~calf_sklearn.losses.LOSSES`, e.g. ``"smape"`` or ``"mase"``.
+    period : int, default=1
+        Seasonal lag of ``"mase"``'s scale.
+
+    Returns
+    -------
+    float
+        The loss, averaged over the windows (computed in float64).
+
+    Raises
+    ------
+    ValueError
+        If ``loss_name`` is unknown or ``data`` holds no target value.
+
+    Examples
+    --------
+    >>> from transformers import GPT2Model
+    >>> from calf_sklearn.backbone import gpt2_config
+    >>> from calf_sklearn.network import CALFNetwork
+    >>> from calf_sklearn.windows import WindowedSeries
+    >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+    >>> net = CALFNetwork(backbone, seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+    >>> data = WindowedSeries(np.random.default_rng(0).normal(size=(60, 2)).astype("float32") + 5, 8, 4)
+    >>> smape = windows_loss(net, data, batch_size=16, device=torch.device("cpu"), loss_name="smape")
+    >>> bool(0 < smape < 200)
+    True
+    >>> mse = windows_loss(net, data, 16, torch.device("cpu"), "mse")  # no masks, equal batches:
+    >>> bool(np.isclose(mse, windows_mse(net, data, 16, torch.device("cpu"))))  # the plain MSE
+    True
+    """
+    score = _WindowLoss(loss_name, period)
+    for x, y, mask, forecast in _forecast_batches(network, data, batch_size, device):
+        score.add(forecast, y, mask, x)
+    return score.mean()
+
+
 def windows_mse(network, data, batch_size, device):
     """Mean squared error of ``network`` over every window of ``data``, in eval mode.
 
@@ -90,7 +226,7 @@ def windows_mse(network, data, batch_size, device):
     network : torch.nn.Module
         Maps look-backs (B, L, M) to forecasts (B, P, M) and has ``pred_len``.
     data : window source
-        Windows with ``len()`` and ``batch(indices) -> (x, y)``.
+        Windows with ``len()`` and ``batch(indices) -> (x, y)`` or ``(x, y, mask)``.
     batch_size : int
         Windows per forward pass.
     device : torch.device
@@ -99,7 +235,13 @@ def windows_mse(network, data, batch_size, device):
     Returns
     -------
     float
-        The mean over every window, step and series.
+        The mean over every window, step and series; with masks, over the
+        elements whose mask is 1 only.
+
+    Raises
+    ------
+    ValueError
+        If there is no target value to score.
 
     Examples
     --------
@@ -114,13 +256,10 @@ def windows_mse(network, data, batch_size, device):
     >>> bool(error > 0)
     True
     """
-    total, count = 0.0, 0
-    for start in range(0, len(data), batch_size):
-        x, y = data.batch(np.arange(start, min(start + batch_size, len(data))))
-        forecast = forecast_windows(network, x, batch_size, device)
-        total += float(np.square(forecast.astype(np.float64) - y).sum())
-        count += y.size
-    return total / count
+    error = _SquaredError()
+    for _, y, mask, forecast in _forecast_batches(network, data, batch_size, device):
+        error.add(forecast, y, mask)
+    return error.mean()
 
 
 @dataclass
@@ -132,7 +271,8 @@ class TrainingResult:
     history : list of dict
         One entry per finished epoch: ``epoch``, ``train_loss``, ``task_loss``,
         ``output_loss``, ``feature_loss``, ``val_mse`` (``None`` without
-        validation), ``learning_rate`` and ``seconds``.
+        validation), with a ``validation_metric`` other than ``"mse"`` also
+        ``val_<metric>`` (e.g. ``val_smape``), ``learning_rate`` and ``seconds``.
     best_epoch : int or None
         The epoch (1-based) whose weights the network holds at the end;
         ``None`` if no epoch finished.
@@ -174,8 +314,15 @@ class Trainer:
     Adam on every trainable parameter but the feature projections at
     ``learning_rate``, annealed by a cosine schedule stepped once per epoch;
     a second Adam at a constant ``projection_learning_rate`` for the
-    projections. Early stopping on the temporal branch's validation MSE in
-    eval mode over every validation window; the best weights are restored.
+    projections. Early stopping on the temporal branch's validation score
+    (``validation_metric``, MSE by default) in eval mode over every
+    validation window; the best weights are restored.
+
+    Window sources may give masks (``batch`` returning ``(x, y, mask)``);
+    the loss then gets them, with the look-backs as ``context``. A training
+    source with a ``resample(rng)`` method is resampled at the start of every
+    epoch, before shuffling, with a :class:`numpy.random.Generator` seeded
+    from ``generator``, so a resumed fit redraws the same epochs.
 
     Parameters
     ----------
@@ -190,9 +337,20 @@ class Trainer:
     device : torch.device
         Where batches go.
     generator : torch.Generator
-        Drives the shuffling (seeded by the caller).
+        Drives the shuffling and the resampling (seeded by the caller).
     verbose : int, default=0
         0 silent; 1 a progress bar over epochs; 2 also one over batches.
+    validation_metric : str, default="mse"
+        What early stopping minimises: ``"mse"``, or another name of
+        :data:`~calf_sklearn.losses.LOSSES` (e.g. ``"smape"``, ``"mase"``,
+        with the loss's ``period``), averaged over the validation windows
+        (see :func:`windows_loss`).
+
+    Raises
+    ------
+    ValueError
+        If ``validation_metric`` is not a name of
+        :data:`~calf_sklearn.losses.LOSSES`.
 
     Examples
     --------
@@ -229,9 +387,15 @@ class Trainer:
         device,
         generator,
         verbose=0,
+        validation_metric="mse",
     ):
+        if validation_metric not in LOSSES:
+            raise ValueError(
+                f"validation_metric must be one of {', '.join(map(repr, LOSSES))}; got {validation_metric!r}."
+            )
         self.network = network
         self.loss = loss
+        self.validation_metric = validation_metric
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience
@@ -259,15 +423,17 @@ class Trainer:
     def _to_device(self, array):
         return torch.from_numpy(array).to(self.device, non_blocking=True)
 
-    def train_step(self, x, y):
+    def train_step(self, x, y, mask=None):
         """One optimisation step on a batch; returns the loss terms.
 
         Parameters
         ----------
         x : Tensor of shape (B, L, M)
-            Look-back windows, on ``device``.
+            Look-back windows, on ``device``; the loss's ``context``.
         y : Tensor of shape (B, P, M)
             The values that follow them, on ``device``.
+        mask : Tensor of shape (B, P, M), default=None
+            1 where ``y`` exists, 0 past the end of a series (``None``: all).
 
         Returns
         -------
@@ -301,7 +467,7 @@ class Trainer:
         outputs = self.network.forward_train(
             x, textual=self.loss.needs_textual, features=self.loss.needs_features
         )
-        total, terms = self.loss(outputs, y)
+        total, terms = self.loss(outputs, y, context=x, mask=mask)
         self.optimizer.zero_grad(set_to_none=True)
         if self.projection_optimizer is not None:
             self.projection_optimizer.zero_grad(set_to_none=True)
@@ -318,7 +484,9 @@ class Trainer:
         Parameters
         ----------
         data : window source
-            Training windows, with ``len()`` and ``batch(indices) -> (x, y)``.
+            Training windows, with ``len()`` and ``batch(indices) -> (x, y)``
+            or ``(x, y, mask)``; if it has ``resample(rng)``, that is called
+            first.
         epoch : int
             Number of the epoch, shown in the progress bar and in errors.
 
@@ -352,13 +520,21 @@ class Trainer:
         (['feature_loss', 'output_loss', 'task_loss', 'train_loss'], True)
         """
         self.network.train()
+        if hasattr(data, "resample"):
+            # Seeded from the shuffling generator, which checkpoints save and
+            # restore: a resumed fit draws the same windows as an unbroken one.
+            seed = int(torch.randint(0, 2**62, (), generator=self.generator))
+            data.resample(np.random.default_rng(seed))
         order = torch.randperm(len(data), generator=self.generator).numpy()
         batches = range(0, len(order), self.batch_size)
         sums, seen = {}, 0
         progress = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=self.verbose < 2)
         for start in progress:
-            x, y = data.batch(order[start : start + self.batch_size])
-            terms = self.train_step(self._to_device(x), self._to_device(y))
+            x, y, mask = _unpack(data.batch(order[start : start + self.batch_size]))
+            tensors = [self._to_device(x), self._to_device(y)]
+            if mask is not None:  # (x, y) alone for sources without masks, as before
+                tensors.append(self._to_device(np.asarray(mask, dtype=np.float32)))
+            terms = self.train_step(*tensors)
             if not math.isfinite(terms["train_loss"]):
                 raise FloatingPointError(
                     f"The training loss became {terms['train_loss']} at epoch {epoch}, batch "
@@ -377,12 +553,14 @@ class Trainer:
         Parameters
         ----------
         data : window source
-            Validation windows, with ``len()`` and ``batch(indices) -> (x, y)``.
+            Validation windows, with ``len()`` and ``batch(indices) -> (x, y)``
+            or ``(x, y, mask)``.
 
         Returns
         -------
         float
-            The mean over every window, step and series (see :func:`windows_mse`).
+            The mean over every window, step and series, masked-out elements
+            left out (see :func:`windows_mse`).
 
         Examples
         --------
@@ -404,6 +582,52 @@ class Trainer:
         """
         return windows_mse(self.network, data, self.batch_size, self.device)
 
+    def validation_scores(self, data):
+        """The validation record of an epoch: ``val_mse`` and, if it differs, ``val_<metric>``.
+
+        With ``validation_metric="mse"`` this is :meth:`validation_mse`;
+        otherwise one pass over the windows gives both the MSE and the metric
+        (see :func:`windows_loss`).
+
+        Parameters
+        ----------
+        data : window source
+            Validation windows, with ``len()`` and ``batch(indices) -> (x, y)``
+            or ``(x, y, mask)``.
+
+        Returns
+        -------
+        dict of str to float
+            ``val_mse``, and ``val_<validation_metric>`` unless that is MSE.
+
+        Examples
+        --------
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> from calf_sklearn.losses import CALFLoss
+        >>> from calf_sklearn.network import CALFNetwork
+        >>> from calf_sklearn.windows import WindowedSeries
+        >>> _ = torch.manual_seed(0)
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+        >>> net = CALFNetwork(backbone, seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+        >>> data = WindowedSeries(np.random.default_rng(0).normal(size=(60, 2)).astype("float32"), 8, 4)
+        >>> trainer = Trainer(net, CALFLoss("smape", "mase", "l1", 1, 1, 0.01), learning_rate=5e-4,
+        ...                   projection_learning_rate=1e-4, batch_size=16, max_epochs=2, patience=5,
+        ...                   cosine_t_max=20, device=torch.device("cpu"),
+        ...                   generator=torch.Generator().manual_seed(0), validation_metric="smape")
+        >>> scores = trainer.validation_scores(data)
+        >>> sorted(scores), scores["val_mse"] == trainer.validation_mse(data)
+        (['val_mse', 'val_smape'], True)
+        """
+        metric = self.validation_metric
+        if metric == "mse":
+            return {"val_mse": self.validation_mse(data)}
+        error, score = _SquaredError(), _WindowLoss(metric, getattr(self.loss, "period", 1))
+        for x, y, mask, forecast in _forecast_batches(self.network, data, self.batch_size, self.device):
+            error.add(forecast, y, mask)
+            score.add(forecast, y, mask, x)
+        return {"val_mse": error.mean(), f"val_{metric}": score.mean()}
+
     def _rng_states(self):
         states = {"shuffle_rng": self.generator.get_state(), "torch_rng": torch.get_rng_state()}
         if self.device.type == "cuda":
@@ -416,7 +640,7 @@ class Trainer:
         if self.device.type == "cuda" and "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
 
-    def _checkpoint_state(self, epoch, result, best_mse, best_state, stale, finished):
+    def _checkpoint_state(self, epoch, result, best_score, best_state, stale, finished):
         return {
             "epoch": epoch,
             "finished": finished,
@@ -428,7 +652,9 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "history": result.history,
             "best_epoch": result.best_epoch,
-            "best_mse": best_mse,
+            # The best validation score (of validation_metric; the key keeps
+            # its old name so that earlier checkpoints still resume).
+            "best_mse": best_score,
             "best_weights": best_state,
             "stale": stale,
             **self._rng_states(),
@@ -499,13 +725,14 @@ class Trainer:
         >>> folder.cleanup()
         """
         result = TrainingResult()
-        best_mse, best_state, stale, first, finished = math.inf, None, 0, 1, False
+        key = f"val_{self.validation_metric}"
+        best_score, best_state, stale, first, finished = math.inf, None, 0, 1, False
         if resume is not None:
             self._resume(resume)
             result.history = list(resume["history"])
             result.best_epoch = resume["best_epoch"]
             result.resumed_from = resume["epoch"]
-            best_mse, best_state, stale = resume["best_mse"], resume["best_weights"], resume["stale"]
+            best_score, best_state, stale = resume["best_mse"], resume["best_weights"], resume["stale"]
             first = resume["epoch"] + 1
             # Recomputed, not read: a larger max_epochs extends a finished run.
             finished = resume["epoch"] >= self.max_epochs or (
@@ -526,27 +753,28 @@ class Trainer:
                 learning_rate = self.optimizer.param_groups[0]["lr"]
                 record = {"epoch": epoch, **self.train_epoch(train, epoch)}
                 self.scheduler.step()
-                record["val_mse"] = self.validation_mse(validation) if validation is not None else None
+                scores = self.validation_scores(validation) if validation is not None else {"val_mse": None}
+                record.update(scores)
                 record["learning_rate"] = learning_rate
                 record["seconds"] = time.perf_counter() - started
                 result.history.append(record)
                 # Without validation every epoch is the best so far; the
                 # snapshot lets an interrupt fall back to a finished epoch.
-                if validation is None or record["val_mse"] < best_mse:
+                if validation is None or record[key] < best_score:
                     best_state, stale = self._snapshot(), 0
-                    best_mse = record["val_mse"] if validation is not None else math.inf
+                    best_score = record[key] if validation is not None else math.inf
                     result.best_epoch = epoch
                 else:
                     stale += 1
                 epochs.set_postfix(
                     loss=f"{record['train_loss']:.4f}",
-                    val_mse="-" if record["val_mse"] is None else f"{record['val_mse']:.4f}",
+                    **{key: "-" if validation is None else f"{record[key]:.4f}"},
                 )
                 finished = epoch == self.max_epochs or (validation is not None and stale >= self.patience)
                 if checkpoint is not None:
                     state = {
                         **(metadata or {}),
-                        **self._checkpoint_state(epoch, result, best_mse, best_state, stale, finished),
+                        **self._checkpoint_state(epoch, result, best_score, best_state, stale, finished),
                     }
                     write_atomically(checkpoint, functools.partial(torch.save, state))
                 if finished:
