@@ -163,7 +163,7 @@ def test_unknown_distance_rejected():
 
 @pytest.mark.parametrize("kind", ["l1", "smooth_l1", "mse"])
 def test_unmasked_distances_are_torchs_own(kind):
-    """Without a mask l1 / smooth_l1 (beta 1) / mse give exactly torch's means; context and period are ignored."""
+    """Unmasked l1 / smooth_l1 (beta 1) / mse are exactly torch's means; context and period are ignored."""
     reference = {
         "l1": F.l1_loss,
         "smooth_l1": lambda a, b: F.smooth_l1_loss(a, b, beta=1.0),
@@ -248,7 +248,7 @@ def test_smape_mask_keeps_the_mean_over_every_element():
 
 
 def test_smape_denominator_is_detached():
-    """d/df of 200 |f - t| / (|f|.detach() + |t|) is 200 sign(f - t) / (|f| + |t|), not the full derivative."""
+    """d/df of 200 |f - t| / (|f|.detach() + |t|) is 200 sign(f - t) / (|f| + |t|), not the full one."""
     forecast = torch.tensor([[[1.0]]], requires_grad=True)
     target = torch.tensor([[[3.0]]])
     LOSSES["smape"](forecast, target).backward()
@@ -292,7 +292,7 @@ def test_mase_scales_each_window_by_its_own_look_back():
 
 
 def test_mase_mask_and_gradient():
-    """Masked-out errors count 0 (mean over every element); no gradient into the context; finite with scale 0."""
+    """Masked-out errors count 0 in a mean over all elements; no gradient into the context; scale 0 finite."""
     context = torch.tensor([[[0.0, 1.0], [2.0, 1.0]]], requires_grad=True)  # scales 2 and 0
     forecast = torch.tensor([[[1.0, 1.0], [1.0, 1.0]]], requires_grad=True)
     target = torch.tensor([[[3.0, 4.0], [-1.0, 4.0]]])
