@@ -458,6 +458,10 @@ class _WindowForecaster(BaseEstimator):
     def _forecast_scaled(self, windows):  # pragma: no cover - every subclass overrides it
         raise NotImplementedError
 
+    def _forecast_for_scoring(self, windows, mean, scale):
+        """Scaled forecasts of scaled windows (NaN: padding); ``mean``/``scale`` (N, M) are their scaling."""
+        return self._forecast_scaled(np.nan_to_num(windows, nan=0.0)).astype(np.float64)
+
     def _scale(self, values, mean=None, scale=None):
         """Values on the fitted scale (per member: ``mean``/``scale`` broadcast against ``values``)."""
         if mean is None:
@@ -668,12 +672,17 @@ class _WindowForecaster(BaseEstimator):
                 )
         mean, scale = self._scaling(data)
         scaled = [self._scale(values, m, s) for values, m, s in zip(data.values, mean, scale)]
-        windows = PanelWindows(scaled, self.seq_len, self.pred_len, stride=stride, pad=self._pads())
+        # NaN marks padding, so that a model of raw values can tell it from data.
+        windows = PanelWindows(
+            scaled, self.seq_len, self.pred_len, stride=stride, pad=self._pads(), fill=np.nan
+        )
         squared = absolute = 0.0
         chunk = max(self.batch_size, 256)
         for start in range(0, len(windows), chunk):
-            x, y = windows.batch(np.arange(start, min(start + chunk, len(windows))))
-            error = self._forecast_scaled(x).astype(np.float64) - y
+            rows = np.arange(start, min(start + chunk, len(windows)))
+            x, y = windows.batch(rows)
+            members = windows.member[rows]
+            error = self._forecast_for_scoring(x, mean[members], scale[members]) - y
             squared += float(np.square(error).sum())
             absolute += float(np.abs(error).sum())
         count = len(windows) * self.pred_len * self.n_features_in_

@@ -1,8 +1,8 @@
-"""Reference forecasters with CALFForecaster's interface: naive last value and DLinear.
+"""Reference forecasters with CALFForecaster's interface: naive, seasonal naive, Naive2 and DLinear.
 
-They take the same input, forecast through the same ``predict``,
-``evaluate`` and ``score``, and accept ``X_val`` in ``fit``, so a comparison
-with CALF uses the same windows and the same metric code.
+They take the same input (one series or a panel), forecast through the same
+``predict``, ``evaluate`` and ``score``, and accept ``X_val`` in ``fit``, so
+a comparison with CALF uses the same windows and the same metric code.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
-from . import _params
+from . import _params, seasonal
 from ._base import _WindowForecaster
 
-__all__ = ["DLinearForecaster", "NaiveForecaster"]
+__all__ = ["DLinearForecaster", "Naive2Forecaster", "NaiveForecaster", "SeasonalNaiveForecaster"]
 
 
 class NaiveForecaster(_WindowForecaster):
@@ -89,6 +89,225 @@ class NaiveForecaster(_WindowForecaster):
         # Straight from the raw values: a round trip through the float32
         # scaled space would blur the repeated value in its last digits.
         return np.repeat(windows[:, -1:].astype(np.float64), horizon, axis=1)
+
+
+class _StatisticalForecaster(_WindowForecaster):
+    """A forecaster with nothing to train: it applies a rule to each series' look-back.
+
+    Look-backs may be shorter than ``seq_len`` (rows before a series' start
+    are NaN and dropped), and any horizon is forecast directly.
+    """
+
+    padding = True
+    batch_size = 256
+
+    def _rule(self, history, horizon):  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
+
+    def fit(self, X, y=None, *, X_val=None):
+        """Remember the end of every series of ``X``; nothing is trained.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_steps, n_series), DataFrame, Series or panel
+            The series, oldest row first, or a panel of them.
+        y : None
+            Ignored.
+        X_val : array-like, default=None
+            Ignored; accepted so that every forecaster of the package is
+            called the same way.
+
+        Returns
+        -------
+        self : estimator
+            The fitted forecaster.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> model = SeasonalNaiveForecaster(pred_len=2, period=3).fit([np.arange(7.0), np.arange(4.0)])
+        >>> model.member_ids_, model.predict()[1][:, 0]
+        ([0, 1], array([1., 2.]))
+        """
+        self._check_params()
+        data = self._validate_input(X, reset=True)
+        mean, scale, scaler = self._fit_scaling(data.values, single=data.layout is None)
+        self._remember(data, mean, scale, scaler)
+        return self
+
+    def _forecast(self, windows, horizon, mean=None, scale=None):
+        forecasts = np.empty((len(windows), horizon, windows.shape[2]))
+        for n, window in enumerate(windows):
+            for m in range(window.shape[1]):
+                history = window[:, m]
+                forecasts[n, :, m] = self._rule(history[~np.isnan(history)], horizon)
+        return forecasts
+
+    def _forecast_for_scoring(self, windows, mean, scale):
+        # The rules work on the original values (Naive2's decomposition is
+        # multiplicative), so unscale, forecast, and scale the forecasts.
+        raw = windows * scale[:, None] + mean[:, None]
+        return (self._forecast(raw, self.pred_len) - mean[:, None]) / scale[:, None]
+
+    def _forecast_scaled(self, windows):  # pragma: no cover - scoring goes through _forecast_for_scoring
+        raise NotImplementedError
+
+
+class SeasonalNaiveForecaster(_StatisticalForecaster):
+    """Repeats each series' last seasonal cycle (M4's sNaive); the last value for ``period=1``.
+
+    Parameters
+    ----------
+    pred_len : int, default=96
+        Horizon of ``predict`` and ``evaluate``.
+    period : int, default=1
+        Seasonal period ``m`` (observations per cycle, e.g. 24 for hourly
+        data with a daily cycle). A series shorter than one cycle gets its
+        last value.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of series seen in ``fit``.
+    last_window_ : ndarray of shape (period, n_series) or (n_members, period, n_series)
+        The last cycle of the training data (of every member, for a panel);
+        NaN before the start of a member shorter than one cycle.
+
+    See Also
+    --------
+    calf_sklearn.seasonal.seasonal_naive : The rule, for one series.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.tile([1.0, 5.0, 3.0], 4)[:, None]
+    >>> SeasonalNaiveForecaster(pred_len=4, period=3).fit(X).predict()[:, 0]
+    array([1., 5., 3., 1.])
+    """
+
+    def __init__(self, pred_len=96, period=1):
+        self.pred_len = pred_len
+        self.period = period
+
+    @property
+    def seq_len(self):
+        """The look-back: one cycle.
+
+        Examples
+        --------
+        >>> SeasonalNaiveForecaster(period=24).seq_len
+        24
+        """
+        return self.period
+
+    def _check_params(self):
+        _params.check_int("pred_len", self.pred_len, 1)
+        _params.check_int("period", self.period, 1)
+
+    def _rule(self, history, horizon):
+        return seasonal.seasonal_naive(history, horizon, self.period)
+
+
+class Naive2Forecaster(_StatisticalForecaster):
+    """M4's Naive2: the naive forecast of the seasonally adjusted series, reseasonalised.
+
+    Each series is tested for seasonality at lag ``period`` (90%
+    confidence); where the test passes it is divided by its classical
+    multiplicative seasonal indices, its last adjusted value is repeated and
+    multiplied back by the indices of the cycles ahead; otherwise the
+    forecast is the last value. The M4 competition's OWA measures every
+    method relative to this one.
+
+    Parameters
+    ----------
+    pred_len : int, default=96
+        Horizon of ``predict`` and ``evaluate``.
+    period : int, default=1
+        Seasonal period ``m``.
+    seq_len : int, default=None
+        Rows of history each forecast looks at; ``None`` uses the whole of
+        each series given (the M4 benchmark's setting), which ``evaluate``
+        cannot do: it needs a fixed look-back.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of series seen in ``fit``.
+    last_window_ : ndarray of shape (n_rows, n_series) or (n_members, n_rows, n_series)
+        The training history (of every member, for a panel), NaN before the
+        start of members shorter than the longest.
+
+    See Also
+    --------
+    calf_sklearn.seasonal.naive2 : The rule, for one series.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = (10 + np.tile([1.0, 5.0, 3.0], 8))[:, None]
+    >>> Naive2Forecaster(pred_len=4, period=3).fit(X).predict()[:, 0].round(2)
+    array([11., 15., 13., 11.])
+    """
+
+    def __init__(self, pred_len=96, period=1, seq_len=None):
+        self.pred_len = pred_len
+        self.period = period
+        self.seq_len = seq_len
+
+    def _check_params(self):
+        _params.check_int("pred_len", self.pred_len, 1)
+        _params.check_int("period", self.period, 1)
+        if self.seq_len is not None:
+            _params.check_int("seq_len", self.seq_len, 1)
+
+    def _rule(self, history, horizon):
+        return seasonal.naive2(history, horizon, self.period)
+
+    def _last_windows(self, members, name="X"):
+        if self.seq_len is not None:
+            return super()._last_windows(members, name)
+        longest = max(len(values) for values in members)
+        windows = np.full((len(members), longest, members[0].shape[1]), np.nan)
+        for position, values in enumerate(members):
+            windows[position, longest - len(values) :] = values
+        return windows
+
+    def evaluate(self, X, stride=1):
+        """Errors of rolling forecasts over a series (needs an integer ``seq_len``).
+
+        See :meth:`calf_sklearn.CALFForecaster.evaluate`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_steps, n_series), DataFrame or panel
+            At least ``seq_len + pred_len`` rows (per member).
+        stride : int, default=1
+            Distance between window starts.
+
+        Returns
+        -------
+        dict
+            ``mse``, ``mae`` and ``n_windows``.
+
+        Raises
+        ------
+        ValueError
+            If ``seq_len`` is ``None``: rolling windows need a fixed look-back.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = (10 + np.tile([1.0, 5.0, 3.0], 12))[:, None]
+        >>> model = Naive2Forecaster(pred_len=3, period=3, seq_len=12).fit(X)
+        >>> model.evaluate(X)["mse"] < 1e-20  # a pure cycle is forecast exactly
+        True
+        """
+        if self.seq_len is None:
+            raise ValueError(
+                "Naive2Forecaster(seq_len=None) forecasts from each series' whole history, which "
+                "rolling windows do not have; set seq_len (e.g. seq_len=10 * period) to evaluate."
+            )
+        return super().evaluate(X, stride)
 
 
 class DLinearForecaster(_WindowForecaster):

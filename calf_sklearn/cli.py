@@ -228,7 +228,13 @@ def _column_list(text):
 
 
 # Option types the default value does not tell (a None default, or int-or-float).
-_TYPES = {"random_state": int, "validation_size": _number, "lora_alpha": _number}
+def _scaling(text):
+    return None if text.lower() == "none" else text
+
+
+_TYPES = {"random_state": int, "validation_size": _number, "lora_alpha": _number, "scaling": _scaling}
+# Parameters with a fixed set of values (the losses get theirs from calf_sklearn.losses).
+_CHOICES = {"window_sampling": ["sliding", "recent"], "scaling": ["standard", None]}
 # Short placeholders in --help; other options show their upper-cased name.
 _METAVARS = {int: "N", float: "X", _number: "X"}
 # Help for parameters whose docstring speaks of what only Python can pass (objects, fit's X_val).
@@ -268,7 +274,7 @@ def _estimator_params():
 def _add_estimator_options(parser):
     """One option per constructor parameter, generated from the signature so they stay in sync."""
     from .forecaster import CALFForecaster
-    from .losses import LOSSES
+    from .losses import FEATURE_LOSSES, LOSSES
 
     docs = _param_docs(CALFForecaster)
     backbone = parser.add_argument_group("backbone")
@@ -283,7 +289,9 @@ def _add_estimator_options(parser):
             options["type"] = _TYPES.get(name, str if default is None else type(default))
             options["metavar"] = _METAVARS.get(options["type"])
             if name.endswith("_loss"):
-                options["choices"] = list(LOSSES)
+                options["choices"] = list(FEATURE_LOSSES if name == "feature_loss" else LOSSES)
+            elif name in _CHOICES:
+                options["choices"] = _CHOICES[name]
         group = backbone if name in _BACKBONE_PARAMS else training
         group.add_argument("--" + name.replace("_", "-"), **options)
     return backbone

@@ -172,13 +172,13 @@ class WindowedSeries:
         )
 
 
-def _front_padded(members, length):
-    """Members shorter than ``length`` rows, zero-padded at the front to it; the others as they are."""
+def _front_padded(members, length, fill=0.0):
+    """Members shorter than ``length`` rows, padded at the front to it with ``fill``; the others as they are."""
     padded = []
     for member in members:
         short = length - len(member)
         if short > 0:
-            member = np.concatenate([np.zeros((short, member.shape[1]), dtype=member.dtype), member])
+            member = np.concatenate([np.full((short, member.shape[1]), fill, dtype=member.dtype), member])
         padded.append(member)
     return padded
 
@@ -211,6 +211,8 @@ class PanelWindows(WindowedSeries):
         Zero-pad members shorter than ``seq_len + pred_len`` at the front to
         that length, so each gives one window (the M4 protocol's padding).
         Without it, such members give no window.
+    fill : float, default=0.0
+        The value of the padding rows (NaN lets a caller tell them apart).
 
     Attributes
     ----------
@@ -236,11 +238,11 @@ class PanelWindows(WindowedSeries):
     (array([0., 0., 1.]), array([1.]))
     """
 
-    def __init__(self, members, seq_len, pred_len, stride=1, pad=False):
+    def __init__(self, members, seq_len, pred_len, stride=1, pad=False, fill=0.0):
         window = int(seq_len) + int(pred_len)
         members = [np.asarray(member) for member in members]
         if pad:
-            members = _front_padded(members, window)
+            members = _front_padded(members, window, fill)
         values, offsets, lengths = _concatenated(members)
         super().__init__(values, seq_len, pred_len, stride=1)
         counts = np.maximum(lengths - window + 1, 0)
@@ -304,6 +306,11 @@ class RecentWindows:
         ----------
         rng : numpy.random.Generator
             Source of the draws.
+
+        Returns
+        -------
+        None
+            The new cut points are in :attr:`cuts`.
 
         Examples
         --------

@@ -10,7 +10,12 @@ from conftest import TINY_GPT2
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from calf_sklearn import CALFForecaster
-from calf_sklearn.baselines import DLinearForecaster, NaiveForecaster
+from calf_sklearn.baselines import (
+    DLinearForecaster,
+    Naive2Forecaster,
+    NaiveForecaster,
+    SeasonalNaiveForecaster,
+)
 
 # Rows are time steps, not exchangeable samples: a forecast is made from the
 # *last* rows of X and has pred_len rows, whatever the number of rows passed.
@@ -41,6 +46,8 @@ ESTIMATORS = [
     ),
     DLinearForecaster(pred_len=1, seq_len=2, max_epochs=1, validation_size=0, random_state=0),
     NaiveForecaster(pred_len=1),
+    SeasonalNaiveForecaster(pred_len=1, period=2),
+    Naive2Forecaster(pred_len=1, period=2, seq_len=4),
 ]
 
 
