@@ -290,9 +290,9 @@ def _fit(name, model, train, validation, run):
 
 def run_benchmark(
     dataset,
-    pred_len=96,
+    pred_len=None,
     *,
-    seq_len=96,
+    seq_len=None,
     data_home=None,
     target_dataset=None,
     percent=100,
@@ -302,7 +302,7 @@ def run_benchmark(
     local_files_only=False,
     quick=False,
     params=None,
-    models=MODELS,
+    models=None,
     output_dir="benchmark-results",
     resume=True,
     plot=True,
@@ -316,12 +316,15 @@ def run_benchmark(
     Parameters
     ----------
     dataset : str or path-like
-        A name of :data:`calf_sklearn.datasets.DATASETS` or the file name of
-        a CSV in the data folder (split 70/10/20).
-    pred_len : int, default=96
-        Horizon.
-    seq_len : int, default=96
-        Look-back length.
+        A name of :data:`calf_sklearn.datasets.DATASETS`, the file name of
+        a CSV in the data folder (split 70/10/20), or an M4 group
+        (``"M4-Hourly"``, ...), which runs the short-term protocol of
+        :func:`calf_sklearn.short_term.run_m4_benchmark`.
+    pred_len : int, default=None
+        Horizon; ``None`` means 96, or the group's horizon for M4 (which
+        is the only one M4 accepts).
+    seq_len : int, default=None
+        Look-back length; ``None`` means 96, or ``2 * horizon`` for M4.
     data_home : str or path-like, default=None
         Data folder (see :func:`calf_sklearn.datasets.get_data_home`).
     target_dataset : str, default=None
@@ -342,8 +345,10 @@ def run_benchmark(
     params : dict, default=None
         CALFForecaster parameters that override the data set's preset (for
         example ``{"max_epochs": 3}``).
-    models : sequence of {"naive", "dlinear", "calf"}, default=all
-        Models to run.
+    models : sequence of str, default=None
+        Models to run: of ``("naive", "dlinear", "calf")`` (all by
+        default); for M4 of ``("naive", "snaive", "naive2", "dlinear",
+        "calf")``.
     output_dir : str or path-like, default="benchmark-results"
         Where the run's folder goes.
     resume : bool, default=True
@@ -390,6 +395,39 @@ def run_benchmark(
     True
     >>> shutil.rmtree(folder)
     """
+    from .short_term import M4_MODELS, is_m4, run_m4_benchmark
+
+    if is_m4(dataset):
+        group = datasets.m4._group(dataset)
+        if pred_len not in (None, group.horizon):
+            raise ValueError(
+                f"M4-{group.name}'s horizon is {group.horizon}, the one its test file holds; "
+                f"leave pred_len out or pass {group.horizon}."
+            )
+        if target_dataset is not None or percent != 100:
+            raise ValueError("The M4 protocol has no zero-shot or few-shot variant here; drop target_dataset/percent.")
+        if seq_len is not None:
+            params = {"seq_len": seq_len, **(params or {})}
+        return run_m4_benchmark(
+            dataset,
+            data_home=data_home,
+            llm=llm,
+            pretrained=pretrained,
+            revision=revision,
+            local_files_only=local_files_only,
+            quick=quick,
+            params=params,
+            models=models if models is not None else M4_MODELS,
+            output_dir=output_dir,
+            resume=resume,
+            plot=plot,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+    pred_len = 96 if pred_len is None else pred_len
+    seq_len = 96 if seq_len is None else seq_len
+    models = MODELS if models is None else models
     unknown = set(models) - set(MODELS)
     if unknown or not models:
         raise ValueError(f"models must be a non-empty selection of {MODELS}, got {list(models)}.")
@@ -504,6 +542,15 @@ def run_benchmark(
     return table
 
 
+def _m4_comparison(table):
+    """One sentence on how CALF compares with the M4 benchmarks, by OWA."""
+    by_model = dict(zip(table["model"], table["owa"]))
+    if "CALF" not in by_model:
+        return ""
+    others = [f"{model} {value:.3f}" for model, value in by_model.items() if model != "CALF"]
+    return f"CALF's OWA is {by_model['CALF']:.3f} (Naive2 = 1; lower is better); " + ", ".join(others) + "."
+
+
 def _comparison(table):
     """One sentence on how CALF compares with the baselines, by MSE."""
     by_model = dict(zip(table["model"], table["mse"]))
@@ -529,13 +576,18 @@ def to_markdown(table):
     -------
     str
     """
+    m4 = "smape" in table and table["smape"].notna().any()
+    scores = (
+        [("smape", "sMAPE", "{:.3f}"), ("mase", "MASE", "{:.3f}"), ("owa", "OWA", "{:.3f}")]
+        if m4
+        else [("mse", "MSE", "{:.4f}"), ("mae", "MAE", "{:.4f}")]
+    )
     columns = [
         ("dataset", "data set", "{}"),
-        ("target", "tested on", "{}"),
+        *([] if m4 else [("target", "tested on", "{}")]),
         ("horizon", "horizon", "{}"),
         ("model", "model", "{}"),
-        ("mse", "MSE", "{:.4f}"),
-        ("mae", "MAE", "{:.4f}"),
+        *scores,
         ("backbone", "backbone", "{}"),
         ("epochs", "epochs", "{}"),
         ("train_s", "train s", "{:.1f}"),
@@ -551,7 +603,8 @@ def to_markdown(table):
     conditions = table.attrs.get("conditions", {})
     notes = []
     if conditions.get("quick"):
-        notes.append("**QUICK MODE** (smoke test: subsampled windows, 2 epochs); not comparable with papers.")
+        what = "shorter training; every series scored" if m4 else "subsampled windows, 2 epochs"
+        notes.append(f"**QUICK MODE** (smoke test: {what}); not comparable with papers.")
     if "pretrained" in table and table["pretrained"].eq(False).any():
         notes.append("CALF's backbone is **randomly initialised**, not the paper's pre-trained GPT-2.")
     zero_shot = table[table["target"] != table["dataset"]]
@@ -560,12 +613,22 @@ def to_markdown(table):
             f"Zero-shot: trained on {zero_shot['dataset'].iloc[0]}, tested on {zero_shot['target'].iloc[0]}; "
             "CALF with the authors' zero-shot settings unless overridden (see the settings below)."
         )
-    notes.append(_comparison(table))
     kinds = ", ".join(sorted(set(table["memory_kind"].dropna())))
-    notes.append(
-        f"MSE/MAE on the scaled test part, every horizon step and series, {int(table['test_windows'].iloc[0])} "
-        f"test windows (stride {conditions.get('test_stride', 1)}); peak memory: {kinds} during training."
-    )
+    if m4:
+        notes.append(_m4_comparison(table))
+        group = conditions.get("m4", {})
+        notes.append(
+            f"sMAPE (%), MASE (in-sample seasonal naive scale at lag {group.get('period', '?')}) and OWA "
+            f"(relative to Naive2) over all {int(table['test_windows'].iloc[0])} series of the test file, "
+            f"every one of the {table['horizon'].iloc[0]} steps; peak memory: {kinds} during training."
+        )
+    else:
+        notes.append(_comparison(table))
+        notes.append(
+            f"MSE/MAE on the scaled test part, every horizon step and series, "
+            f"{int(table['test_windows'].iloc[0])} test windows (stride {conditions.get('test_stride', 1)}); "
+            f"peak memory: {kinds} during training."
+        )
     if conditions:
         notes.append(
             f"Run {conditions['date']} on {conditions['hardware']}, calf-sklearn {conditions['calf_sklearn']}; "

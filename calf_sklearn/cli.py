@@ -62,33 +62,40 @@ def _backbone_config(text):
 
 def _add_benchmark(subparsers):
     from .benchmark import MODELS
+    from .short_term import M4_MODELS
 
     parser = subparsers.add_parser(
         "benchmark",
-        help="run the paper's long-term forecasting protocol with baselines",
+        help="run the paper's long-term or M4 short-term forecasting protocol with baselines",
         description=(
             "Train CALF (with the authors' per-data-set settings) and the naive and DLinear baselines on "
             "a benchmark's training part, score every test window on the scaled data, and write "
-            "results.csv, results.md and forecasts.png. Running the same command again resumes an "
-            "interrupted run."
+            "results.csv, results.md and forecasts.png. For an M4 group (--dataset M4-Hourly, ...) "
+            "CALF, DLinear, Naive1, seasonal naive and Naive2 are fitted on every series of the group "
+            "and scored by sMAPE, MASE and OWA against its test file. Running the same command again "
+            "resumes an interrupted run."
         ),
     )
     data = parser.add_argument_group("data and protocol")
     data.add_argument(
         "--dataset",
         required=True,
-        help="ETTh1, ETTh2, ETTm1, ETTm2, Weather, ECL, Traffic, "
-        "Exchange, ILI, or the file name of a CSV with a date column in the data folder",
+        help="ETTh1, ETTh2, ETTm1, ETTm2, Weather, ECL, Traffic, Exchange, ILI, the file name of a "
+        "CSV with a date column in the data folder, or an M4 group (M4-Yearly, M4-Quarterly, "
+        "M4-Monthly, M4-Weekly, M4-Daily, M4-Hourly: the short-term protocol, scored by sMAPE, MASE "
+        "and OWA against the M4 benchmarks)",
     )
     data.add_argument(
         "--pred-len",
         type=int,
         nargs="+",
-        default=[96],
+        default=None,
         metavar="P",
-        help="horizon(s); several run one after another (default: 96)",
+        help="horizon(s); several run one after another (default: 96; an M4 group's own horizon)",
     )
-    data.add_argument("--seq-len", type=int, default=96, help="look-back length (default: 96)")
+    data.add_argument(
+        "--seq-len", type=int, help="look-back length (default: 96; twice the horizon for M4)"
+    )
     data.add_argument("--data-home", help="data folder (default: $CALF_SKLEARN_DATA or the user data folder)")
     data.add_argument(
         "--percent",
@@ -132,7 +139,12 @@ def _add_benchmark(subparsers):
         metavar="NAME=VALUE",
         help="any CALFForecaster parameter, e.g. --set batch_size=64 (repeatable)",
     )
-    run.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="models to run")
+    run.add_argument(
+        "--models",
+        nargs="+",
+        choices=list(dict.fromkeys(MODELS + M4_MODELS)),
+        help="models to run (default: naive dlinear calf; for M4 also snaive and naive2)",
+    )
     run.add_argument("--output-dir", default="benchmark-results", help="default: benchmark-results")
     run.add_argument("--no-resume", action="store_true", help="start over instead of resuming")
     run.add_argument("--no-plot", action="store_true", help="skip forecasts.png")
@@ -157,7 +169,7 @@ def _benchmark(args):
         params["max_epochs"] = args.max_epochs
     tables = []
     try:
-        for pred_len in args.pred_len:
+        for pred_len in args.pred_len or [None]:
             table = run_benchmark(
                 args.dataset,
                 pred_len,
