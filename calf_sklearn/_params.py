@@ -1,4 +1,8 @@
-"""Checks of the estimator's constructor parameters, with messages that suggest a fix."""
+"""Checks of parameters, with messages that suggest a fix.
+
+No torch at import: the NumPy-only modules (seasonal, metrics, datasets)
+check their arguments with these too.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import difflib
 import math
 import numbers
 
-from .losses import FEATURE_LOSSES, LOSSES
 
 
 def suggest(value, choices):
@@ -114,6 +117,8 @@ def saved_device(name):
 
 def check_params(est):
     """Validate every plain parameter of a CALFForecaster; raise on the first bad one."""
+    from .losses import FEATURE_LOSSES, LOSSES
+
     check_int("pred_len", est.pred_len, 1)
     check_int("seq_len", est.seq_len, 1)
     check_bool("pretrained", est.pretrained)

@@ -18,6 +18,8 @@ from functools import partial
 import torch
 from torch.nn import functional as F
 
+from . import _params
+
 __all__ = ["FEATURE_LOSSES", "LOSSES", "CALFLoss"]
 
 
@@ -205,9 +207,7 @@ class CALFLoss:
         self.task_weight = float(task_weight)
         self.output_weight = float(output_weight)
         self.feature_weight = float(feature_weight)
-        if isinstance(period, bool) or not isinstance(period, int) or period < 1:
-            raise ValueError(f"period must be an integer >= 1, got {period!r}.")
-        self.period = period
+        self.period = _params.check_int("period", period, 1)
 
     @property
     def needs_textual(self):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.pipeline import Pipeline
 
+from . import _params
+
 __all__ = ["mae_scorer", "mase", "mse_scorer", "owa", "smape"]
 
 
@@ -152,8 +154,7 @@ def mase(y_true, y_pred, history, period=1):
     1.125
     """
     y_true, y_pred = _forecasts(y_true, y_pred)
-    if isinstance(period, bool) or not isinstance(period, (int, np.integer)) or period < 1:
-        raise ValueError(f"period must be a positive integer (the seasonal lag), got {period!r}.")
+    period = _params.check_int("period", period, 1)
     if len(history) and np.ndim(history[0]) == 0:  # one series' history, given flat
         history = [history]
     if len(history) != len(y_true):

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _params
+
 __all__ = ["autocorrelation", "is_seasonal", "naive1", "naive2", "seasonal_indices", "seasonal_naive"]
 
 # One-sided 90% critical value of the normal distribution, as the M4 test uses it.
@@ -35,12 +37,6 @@ def _series(y):
     if y.ndim != 1 or len(y) == 0:
         raise ValueError(f"expected one non-empty series (a 1-D array), got shape {y.shape}.")
     return y
-
-
-def _check_horizon(horizon):
-    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-        raise ValueError(f"horizon must be a positive integer, got {horizon!r}.")
-    return int(horizon)
 
 
 def autocorrelation(y, max_lag):
@@ -172,7 +168,7 @@ def naive1(y, horizon):
     >>> naive1([3.0, 4.0, 7.0], 2)
     array([7., 7.])
     """
-    return np.full(_check_horizon(horizon), _series(y)[-1])
+    return np.full(_params.check_int("horizon", horizon, 1), _series(y)[-1])
 
 
 def seasonal_naive(y, horizon, period):
@@ -196,7 +192,7 @@ def seasonal_naive(y, horizon, period):
     >>> seasonal_naive([1.0, 2.0, 3.0, 4.0, 5.0], 3, period=2)
     array([4., 5., 4.])
     """
-    y, horizon = _series(y), _check_horizon(horizon)
+    y, horizon = _series(y), _params.check_int("horizon", horizon, 1)
     if period <= 1 or len(y) < period:
         return naive1(y, horizon)
     return np.resize(y[-period:], horizon)
@@ -231,7 +227,7 @@ def naive2(y, horizon, period):
     >>> naive2(np.arange(1.0, 10.0), 2, period=3)  # too short to test: Naive1
     array([9., 9.])
     """
-    y, horizon = _series(y), _check_horizon(horizon)
+    y, horizon = _series(y), _params.check_int("horizon", horizon, 1)
     if not is_seasonal(y, period):
         return naive1(y, horizon)
     indices = seasonal_indices(y, period)

@@ -262,7 +262,7 @@ def test_split_borders_errors():
         split_borders(17420, "ett_hour", percent=0)
     with pytest.raises(ValueError, match="percent"):
         split_borders(17420, "ett_hour", percent=101)
-    with pytest.raises(ValueError, match="percent"):
+    with pytest.raises(TypeError, match="percent must be an integer, got 10.5"):
         split_borders(17420, "ett_hour", percent=10.5)
     with pytest.raises(ValueError, match="seq_len"):
         split_borders(17420, "ett_hour", seq_len=0)

@@ -324,9 +324,13 @@ def test_feature_term_refuses_scale_free_losses():
             CALFLoss("l1", "l1", name, 1.0, 1.0, 0.01)
 
 
-@pytest.mark.parametrize("period", [0, -1, 2.0])
-def test_calf_loss_refuses_a_bad_period(period):
-    with pytest.raises(ValueError, match="period must be an integer >= 1"):
+@pytest.mark.parametrize(
+    "period, error, message",
+    [(0, ValueError, "period must be >= 1"), (-1, ValueError, "period must be >= 1"),
+     (2.0, TypeError, "period must be an integer")],
+)  # fmt: skip
+def test_calf_loss_refuses_a_bad_period(period, error, message):
+    with pytest.raises(error, match=message):
         CALFLoss("smape", "mase", "l1", 1.0, 1.0, 0.01, period=period)
 
 

@@ -123,7 +123,7 @@ def test_smape_and_mase_against_hand_computations():
         mase(y2, f2, [histories[0], np.ones(5)])
     with pytest.raises(ValueError, match="same shape"):
         smape(y, f[:, :2])
-    with pytest.raises(ValueError, match="period must be a positive integer"):
+    with pytest.raises(ValueError, match="period must be >= 1"):
         mase(y2, f2, histories, period=0)
 
 

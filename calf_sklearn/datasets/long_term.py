@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import operator
 
 import numpy as np
 import pandas as pd
 
+from .. import _params
 from .files import _load, _resolve
 from .registry import SPLITS
 
@@ -18,19 +18,6 @@ PARTS = ("train", "validation", "test")
 # Train / validation / test stops of the ETT-hour split: 12/4/4 months of 30 days (x 4 for minutes).
 _ETT_HOUR_STOPS = (8640, 11520, 14400)
 _ETT_SCALE = {"ett_hour": 1, "ett_minute": 4}
-
-
-def _check_int(value, name, low, high=None):
-    if isinstance(value, bool):
-        value = None
-    try:
-        value = operator.index(value) if value is not None else None
-    except TypeError:
-        value = None
-    if value is None or value < low or (high is not None and value > high):
-        span = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be an integer {span}.")
-    return value
 
 
 def _no_window(part, start, stop, seq_len, percent):
@@ -96,9 +83,9 @@ def split_borders(n_rows, split, seq_len=96, percent=100):
     >>> split_borders(17420, "ett_hour", percent=10)["train"]
     (0, 950)
     """
-    n_rows = _check_int(n_rows, "n_rows", 1)
-    seq_len = _check_int(seq_len, "seq_len", 1)
-    percent = _check_int(percent, "percent", 1, 100)
+    n_rows = _params.check_int("n_rows", n_rows, 1)
+    seq_len = _params.check_int("seq_len", seq_len, 1)
+    percent = _params.check_int("percent", percent, 1, 100)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
     if split == "ratio":
@@ -271,8 +258,8 @@ def load_benchmark(name, *, seq_len=96, percent=100, data_home=None, download=Tr
     """
     from sklearn.preprocessing import StandardScaler
 
-    seq_len = _check_int(seq_len, "seq_len", 1)
-    percent = _check_int(percent, "percent", 1, 100)
+    seq_len = _params.check_int("seq_len", seq_len, 1)
+    percent = _params.check_int("percent", percent, 1, 100)
     info, path = _resolve(name, data_home)
     split = info.split if info is not None else "ratio"
     frame = _load(info, path, download)
