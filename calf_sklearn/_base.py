@@ -8,6 +8,7 @@ output) lives here, so the baselines behave exactly like CALF.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import numbers
@@ -71,6 +72,18 @@ class _Input(NamedTuple):
     values: list  # 2-D float64 arrays, one per member
     metas: list  # how to mirror each member in the output
     layout: panel.PanelLayout | None
+
+
+class _Request(NamedTuple):
+    """What predict (and its interval siblings) forecast, and how to answer."""
+
+    windows: np.ndarray  # (N, >= seq_len, M) raw look-backs; NaN before a padded series' start
+    mean: np.ndarray  # (N, M) scaling of each window
+    scale: np.ndarray
+    horizon: int
+    metas: list | None  # per member, how to mirror it; None for a 3-D batch (arrays out)
+    specs: list | None  # per member, its index spec
+    layout: panel.PanelLayout | None  # None: one series (or a batch)
 
 
 class _Prepared(NamedTuple):
@@ -261,6 +274,17 @@ class _WindowForecaster(BaseEstimator):
             )
         return values
 
+    @contextlib.contextmanager
+    def _unchanged_on_failure(self):
+        """Restore every attribute if the block raises: a failed fit leaves a fitted model as it was."""
+        saved = dict(self.__dict__)
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
     def _pads(self):
         """Whether windows that reach before a series' start are zero-padded (``padding=True``)."""
         return bool(getattr(self, "padding", False))
@@ -395,7 +419,7 @@ class _WindowForecaster(BaseEstimator):
             return
         self.member_ids_ = list(data.layout.ids)
         self.member_mean_, self.member_scale_ = mean, scale
-        self.last_window_ = self._last_windows(data.values)
+        self.last_window_ = self._last_windows(data.values, data.layout)
         self._output_ = {
             "layout": data.layout,
             "members": [{key: meta[key] for key in ("kind", "columns", "name")} for meta in data.metas],
@@ -404,13 +428,13 @@ class _WindowForecaster(BaseEstimator):
             index_spec(meta["index"]) if meta["index"] is not None else None for meta in data.metas
         ]
 
-    def _last_windows(self, members, name="X"):
+    def _last_windows(self, members, layout=None):
         """(n_members, seq_len, M) look-backs; NaN marks rows before a short member's start."""
         windows = np.full((len(members), self.seq_len, members[0].shape[1]), np.nan)
         for position, values in enumerate(members):
             rows = values[-self.seq_len :]
             if len(rows) < self.seq_len and not self._pads():
-                where = name if len(members) == 1 and name == "X" else f"{name}'s member {position}"
+                where = "X" if layout is None else f"X's {layout.describe(position)}"
                 raise ValueError(
                     f"{where} has {len(values)} rows but the look-back needs seq_len={self.seq_len}; "
                     f"pass at least the last {self.seq_len} rows of the series"
@@ -500,7 +524,7 @@ class _WindowForecaster(BaseEstimator):
                 f"{rounds} rounds, feeding forecasts back as inputs (errors compound). Fit with "
                 f"pred_len >= {horizon} to forecast it directly.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=3,
             )
         pieces = []
         for _ in range(rounds):
@@ -568,18 +592,23 @@ class _WindowForecaster(BaseEstimator):
         (['north', 'south'], (12, 2))
         """
         check_is_fitted(self)
+        request = self._request(X, horizon)
+        forecasts = self._forecast(request.windows, request.horizon, request.mean, request.scale)
+        return self._answer(request, [forecasts], self._wrap)
+
+    def _request(self, X, horizon, *, caller="predict"):
+        """What to forecast: raw look-backs, their scaling, and how to answer (see :class:`_Request`)."""
         if isinstance(X, numbers.Integral) and not isinstance(X, bool):
             if horizon is not None:
-                raise TypeError("predict got an integer X and a horizon; pass the horizon once.")
+                raise TypeError(f"{caller} got an integer X and a horizon; pass the horizon once.")
             X, horizon = None, X
         horizon = self._check_horizon(horizon)
         if X is None:
-            if not self._is_panel_fit():
-                forecast = self._forecast(self.last_window_[None], horizon)[0]
-                return self._wrap(forecast, self._output_, self._index_spec_)
             mean, scale = self._scaling()
-            forecasts = self._forecast(self.last_window_, horizon, mean, scale)
-            return self._wrap_panel(forecasts, self._output_["layout"], self._output_["members"], self._index_spec_)
+            if not self._is_panel_fit():
+                return _Request(self.last_window_[None], mean, scale, horizon, [self._output_], [self._index_spec_], None)
+            layout, metas = self._output_["layout"], self._output_["members"]
+            return _Request(self.last_window_, mean, scale, horizon, metas, self._index_spec_, layout)
         if getattr(X, "ndim", 2) == 3 or (
             isinstance(X, (list, tuple)) and not panel.is_panel(X) and np.ndim(X) == 3
         ):
@@ -590,38 +619,42 @@ class _WindowForecaster(BaseEstimator):
                     f"3-D X must have shape (n_windows, >= seq_len={self.seq_len}, "
                     f"n_series={self.n_features_in_}), got {windows.shape}."
                 )
-            if self._is_panel_fit():
-                mean, scale = self._scaling(_Input(list(windows), [None] * len(windows), None))
-                return self._forecast(windows, horizon, mean, scale)
-            return self._forecast(windows, horizon)
+            mean, scale = self._scaling(_Input(list(windows), [None] * len(windows), None))
+            return _Request(windows, mean, scale, horizon, None, None, None)
         data = self._validate_input(X, reset=False)
         mean, scale = self._scaling(data)
-        windows = self._last_windows(data.values)
-        forecasts = self._forecast(windows, horizon, mean, scale)
         specs = [index_spec(meta["index"]) if meta["index"] is not None else None for meta in data.metas]
-        if data.layout is None:
-            return self._wrap(forecasts[0], data.metas[0], specs[0])
-        return self._wrap_panel(forecasts, data.layout, data.metas, specs)
+        windows = self._last_windows(data.values, data.layout)
+        return _Request(windows, mean, scale, horizon, data.metas, specs, data.layout)
 
     @staticmethod
-    def _wrap(forecast, meta, spec):
-        """Put a (horizon, M) forecast in the container described by ``meta``."""
+    def _answer(request, arrays, wrap):
+        """Put per-window outputs in the container the request came in.
+
+        ``arrays`` are (N, horizon, M) arrays (one per output: a forecast, or
+        bounds); ``wrap(member_arrays, meta, spec)`` holds one member's.
+        """
+        if request.metas is None:  # a 3-D batch of windows: arrays out
+            return wrap([a for a in arrays], {"kind": "array"}, None)
+        outputs = []
+        for position, (meta, spec) in enumerate(zip(request.metas, request.specs)):
+            if request.layout is not None and request.layout.kind == "multiindex":
+                meta = {**meta, "kind": "frame"}  # members of a panel frame come back as frames
+            outputs.append(wrap([a[position] for a in arrays], meta, spec))
+        if request.layout is None:
+            return outputs[0]
+        return panel.join_panel(request.layout, outputs)
+
+    @staticmethod
+    def _wrap(arrays, meta, spec):
+        """Put a (horizon, M) forecast (``arrays[0]``) in the container described by ``meta``."""
+        (forecast,) = arrays
         if meta["kind"] == "array":
             return forecast
-        index = future_index(spec, len(forecast))
+        index = future_index(spec, forecast.shape[-2])
         if meta["kind"] == "series":
             return pd.Series(forecast[:, 0], index=index, name=meta["name"])
         return pd.DataFrame(forecast, index=index, columns=meta["columns"])
-
-    @classmethod
-    def _wrap_panel(cls, forecasts, layout, metas, specs):
-        """Put (n_members, horizon, M) forecasts in the panel container described by ``layout``."""
-        outputs = []
-        for forecast, meta, spec in zip(forecasts, metas, specs):
-            if layout.kind == "multiindex":
-                meta = {**meta, "kind": "frame"}  # members of a panel frame come back as frames
-            outputs.append(cls._wrap(forecast, meta, spec))
-        return panel.join_panel(layout, outputs)
 
     # ----------------------------------------------------------------- scores
 

@@ -75,11 +75,12 @@ class NaiveForecaster(_WindowForecaster):
         >>> model.n_features_in_, model.last_window_
         (2, array([[18., 19.]]))
         """
-        _params.check_int("pred_len", self.pred_len, 1)
-        data = self._validate_input(X, reset=True)
-        # All rows count: nothing is held out, and evaluate scores on this scale.
-        mean, scale, scaler = self._fit_scaling(data.values, single=data.layout is None)
-        self._remember(data, mean, scale, scaler)
+        with self._unchanged_on_failure():
+            _params.check_int("pred_len", self.pred_len, 1)
+            data = self._validate_input(X, reset=True)
+            # All rows count: nothing is held out, and evaluate scores on this scale.
+            mean, scale, scaler = self._fit_scaling(data.values, single=data.layout is None)
+            self._remember(data, mean, scale, scaler)
         return self
 
     def _forecast_scaled(self, windows):
@@ -129,10 +130,11 @@ class _StatisticalForecaster(_WindowForecaster):
         >>> model.member_ids_, model.predict()[1][:, 0]
         ([0, 1], array([1., 2.]))
         """
-        self._check_params()
-        data = self._validate_input(X, reset=True)
-        mean, scale, scaler = self._fit_scaling(data.values, single=data.layout is None)
-        self._remember(data, mean, scale, scaler)
+        with self._unchanged_on_failure():
+            self._check_params()
+            data = self._validate_input(X, reset=True)
+            mean, scale, scaler = self._fit_scaling(data.values, single=data.layout is None)
+            self._remember(data, mean, scale, scaler)
         return self
 
     def _forecast(self, windows, horizon, mean=None, scale=None):
@@ -263,9 +265,9 @@ class Naive2Forecaster(_StatisticalForecaster):
     def _rule(self, history, horizon):
         return seasonal.naive2(history, horizon, self.period)
 
-    def _last_windows(self, members, name="X"):
+    def _last_windows(self, members, layout=None):
         if self.seq_len is not None:
-            return super()._last_windows(members, name)
+            return super()._last_windows(members, layout)
         longest = max(len(values) for values in members)
         windows = np.full((len(members), longest, members[0].shape[1]), np.nan)
         for position, values in enumerate(members):
@@ -448,6 +450,10 @@ class DLinearForecaster(_WindowForecaster):
         >>> model.history_[-1]["val_mse"] < model.history_[0]["val_mse"]
         True
         """
+        with self._unchanged_on_failure():
+            return self._fit(X, X_val)
+
+    def _fit(self, X, X_val):
         import torch
 
         from .dlinear import DLinearNetwork, train_dlinear

@@ -344,13 +344,8 @@ class CALFForecaster(_WindowForecaster):
         >>> model.fit(X[:240], X_val=X[204:]).history_[0]["val_mse"] > 0
         True
         """
-        saved = dict(self.__dict__)
-        try:
+        with self._unchanged_on_failure():
             return self._fit(X, X_val, checkpoint)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
 
     def _fingerprint(self, prepared):
         """What identifies a fit, so that a checkpoint is resumed only by the same fit."""

@@ -289,7 +289,8 @@ class RecentWindows:
         self.values, self.offsets, self.lengths = _concatenated(members)
         self.seq_len = int(seq_len)
         self.pred_len = int(pred_len)
-        history = int(float(history_size) * self.pred_len)
+        # At least one row of history, so the latest cut still leaves one target.
+        history = max(int(float(history_size) * self.pred_len), 1)
         self.low = np.maximum(1, self.lengths - history)
         # A one-row member has no cut point with a target; it still gives a
         # look-back, whose targets are all masked out.

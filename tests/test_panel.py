@@ -454,11 +454,6 @@ def test_recent_windows_match_a_hand_gather(lengths, seq_len, pred_len, history_
         np.testing.assert_array_equal(mask[i, :, 0], (cut + np.arange(pred_len) < n).astype(float))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RecentWindows: int(history_size * pred_len) == 0 puts every cut at the member's end, "
-    "so every target is masked (CALF then trains on no task loss)",
-)
 def test_recent_windows_a_small_history_still_leaves_one_target():
     windows = RecentWindows([np.arange(40.0)[:, None]], seq_len=4, pred_len=8, history_size=0.1)
     windows.resample(np.random.default_rng(0))
@@ -650,11 +645,6 @@ def test_predict_and_evaluate_errors_name_the_member(calf_dict):
         model.evaluate({**panel, "id-b": panel["id-b"].iloc[:20]})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_WindowForecaster._last_windows names a too-short member by position ('member 1') "
-    "even in a dict or MultiIndex panel, whose members the other errors name by id",
-)
 def test_predict_names_a_too_short_dict_member_by_its_id(calf_dict):
     model, panel = calf_dict
     with pytest.raises(ValueError, match=r"^X's member 'id-b' has 10 rows"):
@@ -699,11 +689,6 @@ def test_failed_panel_fit_leaves_a_fitted_calf_exactly_as_it_was(calf_dict, case
         pytest.param(lambda: NaiveForecaster(pred_len=PRED), id="naive"),
         pytest.param(lambda: SeasonalNaiveForecaster(pred_len=PRED, period=3), id="seasonal-naive"),
     ],
-)
-@pytest.mark.xfail(
-    strict=True,
-    reason="the baselines' fit sets n_features_in_/feature_names_in_ (validate_data reset=True) before "
-    "a later member fails, and does not restore them as CALFForecaster.fit does",
 )
 def test_failed_panel_fit_leaves_a_fitted_baseline_exactly_as_it_was(make):
     model = make().fit(make_panel("dict-frames"))
