@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _params, panel
 from ._timeindex import check_time_index, future_index, index_spec
+from .intervals import ConformalCalibration, check_coverage, look_back_spread
 from .windows import PanelWindows, RecentWindows, temporal_split
 
 _FLOAT32_LIMIT = 1e15
@@ -399,12 +400,14 @@ class _WindowForecaster(BaseEstimator):
             train_windows = RecentWindows(scaled(train), self.seq_len, self.pred_len, self.history_size)
         else:
             train_windows = PanelWindows(scaled(train), self.seq_len, self.pred_len, stride=stride, pad=pad)
-        validation_windows = None
+        validation_windows = scaled_validation = None
         if validation is not None:
-            validation_windows = PanelWindows(scaled(validation), self.seq_len, self.pred_len, pad=pad)
+            scaled_validation = scaled(validation)
+            validation_windows = PanelWindows(scaled_validation, self.seq_len, self.pred_len, pad=pad)
 
         def remember():
             self._remember(data, mean, scale, scaler)
+            self._calibrate(scaled_validation, mean, scale)
 
         return _Prepared(train_windows, validation_windows, remember, data.values, validation)
 
@@ -481,6 +484,48 @@ class _WindowForecaster(BaseEstimator):
 
     def _forecast_scaled(self, windows):  # pragma: no cover - every subclass overrides it
         raise NotImplementedError
+
+    def _window_errors(self, windows, mean, scale):
+        """Forecast minus truth of every window of ``windows``, in chunks, with the look-backs.
+
+        ``mean``/``scale`` (n_members, M): the scaling of the members the
+        windows belong to (``windows.member``).
+        """
+        chunk = max(getattr(self, "batch_size", 256), 256)
+        for start in range(0, len(windows), chunk):
+            rows = np.arange(start, min(start + chunk, len(windows)))
+            x, y = windows.batch(rows)
+            members = windows.member[rows]
+            yield self._forecast_for_scoring(x, mean[members], scale[members]) - y, x
+
+    def _calibrate(self, members, mean, scale):
+        """Conformal scores of every window of the validation members (scaled); ``None`` without any.
+
+        Members without validation rows (empty) take no part.
+        """
+        self.calibration_ = None
+        if members is None:
+            return
+        kept = [position for position, member in enumerate(members) if len(member)]
+        if not kept:
+            return
+        windows = PanelWindows(
+            [members[p] for p in kept], self.seq_len, self.pred_len, pad=self._pads(), fill=np.nan
+        )
+        self._calibrate_windows(windows, mean[kept], scale[kept])
+
+    def _calibrate_windows(self, windows, mean, scale):
+        """Conformal scores of the windows of a window source whose members ``mean``/``scale`` scale."""
+        self.calibration_ = None
+        if len(windows) == 0:
+            return
+        errors, spreads = [], []
+        for error, x in self._window_errors(windows, mean, scale):
+            errors.append(error)
+            spreads.append(look_back_spread(x))
+        self.calibration_ = ConformalCalibration(
+            np.concatenate(errors), self.interval_method, np.concatenate(spreads)
+        )
 
     def _forecast_for_scoring(self, windows, mean, scale):
         """Scaled forecasts of scaled windows (NaN: padding); ``mean``/``scale`` (N, M) are their scaling."""
@@ -656,6 +701,179 @@ class _WindowForecaster(BaseEstimator):
             return pd.Series(forecast[:, 0], index=index, name=meta["name"])
         return pd.DataFrame(forecast, index=index, columns=meta["columns"])
 
+    # -------------------------------------------------------------- intervals
+
+    def _interval_bounds(self, X, horizon, coverages, caller):
+        """Point forecasts and, per coverage, the lower and upper bounds, with the request."""
+        check_is_fitted(self)
+        calibration = getattr(self, "calibration_", None)
+        if calibration is None:
+            raise ValueError(
+                f"{type(self).__name__} has no calibration for intervals: it was fitted without "
+                "validation windows (validation_size=0 and no X_val, or series too short to hold "
+                "one out). Fit with validation_size > 0 (e.g. 0.2, or pred_len rows of every member "
+                "of a panel) or pass X_val to fit; its windows calibrate the intervals."
+            )
+        request = self._request(X, horizon, caller=caller)
+        if request.horizon > self.pred_len:
+            raise ValueError(
+                f"{caller}: horizon={request.horizon} exceeds pred_len={self.pred_len}. Intervals are "
+                f"calibrated for the {self.pred_len} steps the model forecasts directly; a recursive "
+                "forecast's errors compound in ways no calibration window measured. Fit with "
+                f"pred_len >= {request.horizon} for intervals that far ahead."
+            )
+        point = self._forecast(request.windows, request.horizon, request.mean, request.scale)
+        spread = None
+        if calibration.method == "scaled":
+            # Naive2(seq_len=None) looks back over whole histories, and so did its calibration.
+            rows = request.windows if self.seq_len is None else request.windows[:, -self.seq_len :]
+            spread = look_back_spread(self._scale(rows, request.mean[:, None], request.scale[:, None]))
+        bounds = []
+        for coverage in coverages:
+            half = np.asarray(calibration.half_width(coverage, spread))[..., : request.horizon, :]
+            half = half * request.scale[:, None, :]  # back to each series' units
+            bounds.append((point - half, point + half))
+        return request, point, bounds
+
+    @staticmethod
+    def _levels(values, name, check):
+        """One float or a sequence of them, as a list, and whether a single float was given."""
+        single = isinstance(values, numbers.Real)
+        levels = [values] if single else list(values)
+        if not levels:
+            raise ValueError(f"{name} is empty; pass a float or a sequence of floats.")
+        return [check(level) for level in levels], single
+
+    def predict_interval(self, X=None, horizon=None, coverage=0.9):
+        """Prediction intervals: conformal, calibrated on the validation windows of ``fit``.
+
+        At the end of ``fit`` the model forecast every validation window (the
+        held-out tail of every series, or ``X_val``) and kept its absolute
+        errors per horizon step and series (``interval_method="scaled"``:
+        divided by each window's look-back spread). An interval of coverage
+        ``c`` is the forecast plus or minus the finite-sample conformal
+        quantile of those errors: the ``ceil((n + 1) c)``-th smallest of
+        ``n``. Future windows like the calibration windows fall inside with
+        probability at least ``c``.
+
+        Parameters
+        ----------
+        X : None, int, array-like, DataFrame, Series, 3-D array or panel, default=None
+            What to forecast after, as in :meth:`predict`.
+        horizon : int, default=None
+            Steps; ``None`` means ``pred_len``, which is the most intervals
+            are calibrated for.
+        coverage : float or sequence of float, default=0.9
+            Nominal coverage of each interval, in (0, 1).
+
+        Returns
+        -------
+        tuple, dict, DataFrame or panel
+            Arrays in, one float ``coverage``: ``(lower, upper)``, each shaped
+            like :meth:`predict`'s output; several coverages: a dict
+            ``{coverage: (lower, upper)}``. DataFrame or Series in: a
+            DataFrame with the forecast's index and three column levels
+            ``(series, coverage, "lower"/"upper")`` (sktime's layout). A
+            panel: the same container, one such answer per member.
+
+        Raises
+        ------
+        ValueError
+            If the forecaster has no calibration (fitted without validation
+            data), ``coverage`` is outside (0, 1) or above what the
+            calibration windows can support, or ``horizon`` exceeds
+            ``pred_len``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from calf_sklearn.baselines import NaiveForecaster
+        >>> X = np.cumsum(np.random.default_rng(0).normal(size=(300, 2)), axis=0)
+        >>> model = NaiveForecaster(pred_len=5).fit(X)
+        >>> lower, upper = model.predict_interval(coverage=0.8)
+        >>> lower.shape, bool((lower <= model.predict()).all() and (model.predict() <= upper).all())
+        ((5, 2), True)
+        >>> wide = model.predict_interval(coverage=[0.5, 0.95])  # several: a dict
+        >>> bool((wide[0.95][1] >= wide[0.5][1]).all())
+        True
+        """
+        coverages, single = self._levels(coverage, "coverage", check_coverage)
+        request, _, bounds = self._interval_bounds(X, horizon, coverages, "predict_interval")
+
+        def wrap(arrays, meta, spec):
+            pairs = list(zip(arrays[0::2], arrays[1::2]))
+            if meta["kind"] == "array":
+                return pairs[0] if single else dict(zip(coverages, pairs))
+            names = [meta["name"] if meta["name"] is not None else 0] if meta["kind"] == "series" else meta["columns"]
+            columns, blocks = [], []
+            for series, name in enumerate(names):
+                for level, (lower, upper) in zip(coverages, pairs):
+                    columns += [(name, level, "lower"), (name, level, "upper")]
+                    blocks += [lower[:, series], upper[:, series]]
+            index = future_index(spec, len(blocks[0]))
+            return pd.DataFrame(np.column_stack(blocks), index=index, columns=pd.MultiIndex.from_tuples(columns))
+
+        return self._answer(request, [array for pair in bounds for array in pair], wrap)
+
+    def predict_quantiles(self, X=None, horizon=None, alpha=(0.05, 0.95)):
+        """Forecast quantiles from the conformal intervals of :meth:`predict_interval`.
+
+        The quantile at ``alpha < 0.5`` is the lower bound of the central
+        interval of coverage ``1 - 2 alpha``, at ``alpha > 0.5`` the upper
+        bound of coverage ``2 alpha - 1``, and at 0.5 the point forecast.
+
+        Parameters
+        ----------
+        X : None, int, array-like, DataFrame, Series, 3-D array or panel, default=None
+            What to forecast after, as in :meth:`predict`.
+        horizon : int, default=None
+            Steps; at most ``pred_len``.
+        alpha : float or sequence of float, default=(0.05, 0.95)
+            Quantile levels in (0, 1).
+
+        Returns
+        -------
+        ndarray, DataFrame or panel
+            Arrays in: an array of shape ``(len(alpha), *predict_shape)``
+            (just ``predict``'s shape for one float). DataFrame or Series in:
+            a DataFrame with column levels ``(series, alpha)`` (sktime's
+            layout). A panel: the same container, one answer per member.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`predict_interval`, for ``alpha`` outside (0, 1) or too
+            far in the tails for the calibration windows.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from calf_sklearn.baselines import NaiveForecaster
+        >>> X = np.cumsum(np.random.default_rng(0).normal(size=(300, 2)), axis=0)
+        >>> model = NaiveForecaster(pred_len=5).fit(X)
+        >>> low, middle, high = model.predict_quantiles(alpha=[0.1, 0.5, 0.9])
+        >>> bool((middle == model.predict()).all()), bool((low < middle).all() and (middle < high).all())
+        (True, True)
+        """
+        levels, single = self._levels(alpha, "alpha", lambda a: check_coverage(a, "alpha"))
+        coverages = sorted({abs(2 * a - 1) for a in levels if a != 0.5})
+        request, point, bounds = self._interval_bounds(X, horizon, coverages, "predict_quantiles")
+        by_coverage = dict(zip(coverages, bounds))
+        quantiles = [
+            point if a == 0.5 else by_coverage[abs(2 * a - 1)][0 if a < 0.5 else 1] for a in levels
+        ]
+
+        def wrap(arrays, meta, spec):
+            if meta["kind"] == "array":
+                return arrays[0] if single else np.stack(arrays)
+            names = [meta["name"] if meta["name"] is not None else 0] if meta["kind"] == "series" else meta["columns"]
+            columns = [(name, level) for name in names for level in levels]
+            blocks = [array[:, series] for series in range(len(names)) for array in arrays]
+            index = future_index(spec, len(blocks[0]))
+            return pd.DataFrame(np.column_stack(blocks), index=index, columns=pd.MultiIndex.from_tuples(columns))
+
+        return self._answer(request, quantiles, wrap)
+
     # ----------------------------------------------------------------- scores
 
     def evaluate(self, X, stride=1):
@@ -710,12 +928,7 @@ class _WindowForecaster(BaseEstimator):
             scaled, self.seq_len, self.pred_len, stride=stride, pad=self._pads(), fill=np.nan
         )
         squared = absolute = 0.0
-        chunk = max(self.batch_size, 256)
-        for start in range(0, len(windows), chunk):
-            rows = np.arange(start, min(start + chunk, len(windows)))
-            x, y = windows.batch(rows)
-            members = windows.member[rows]
-            error = self._forecast_for_scoring(x, mean[members], scale[members]) - y
+        for error, _ in self._window_errors(windows, mean, scale):
             squared += float(np.square(error).sum())
             absolute += float(np.abs(error).sum())
         count = len(windows) * self.pred_len * self.n_features_in_

@@ -144,6 +144,7 @@ def check_params(est):
     check_bool("padding", est.padding)
     check_scaling(est.scaling)
     check_int("seasonal_period", est.seasonal_period, 1)
+    check_choice("interval_method", est.interval_method, ("scaled", "absolute"))
     if "smape" in (est.task_loss, est.output_loss) and est.scaling is not None:
         raise ValueError(
             "sMAPE compares relative errors of the original values, which standardising (a shift) "

@@ -12,84 +12,10 @@ from sklearn.utils import check_random_state
 
 from . import _params, seasonal
 from ._base import _WindowForecaster
+from .intervals import METHODS
+from .windows import _ExpandingWindows, temporal_split
 
 __all__ = ["DLinearForecaster", "Naive2Forecaster", "NaiveForecaster", "SeasonalNaiveForecaster"]
-
-
-class NaiveForecaster(_WindowForecaster):
-    """Repeats each series' last observed value over the horizon.
-
-    Parameters
-    ----------
-    pred_len : int, default=96
-        Horizon forecast in one pass.
-
-    Attributes
-    ----------
-    n_features_in_ : int
-        Number of series seen in ``fit``.
-    scaler_ : sklearn.preprocessing.StandardScaler
-        Per-series scaling fitted on the training rows (used by ``evaluate``).
-    last_window_ : ndarray of shape (1, n_series)
-        The last row of the training data.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.arange(20.0).reshape(10, 2)
-    >>> NaiveForecaster(pred_len=3).fit(X).predict()
-    array([[18., 19.],
-           [18., 19.],
-           [18., 19.]])
-    """
-
-    seq_len = 1
-    batch_size = 256
-
-    def __init__(self, pred_len=96):
-        self.pred_len = pred_len
-
-    def fit(self, X, y=None, *, X_val=None):
-        """Remember the last row of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_steps, n_series), DataFrame or Series
-            The series, oldest row first.
-        y : None
-            Ignored.
-        X_val : array-like, default=None
-            Ignored; accepted so that every forecaster of the package is
-            called the same way.
-
-        Returns
-        -------
-        self : NaiveForecaster
-            The fitted forecaster.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> X = np.arange(20.0).reshape(10, 2)
-        >>> model = NaiveForecaster(pred_len=3).fit(X)
-        >>> model.n_features_in_, model.last_window_
-        (2, array([[18., 19.]]))
-        """
-        with self._unchanged_on_failure():
-            _params.check_int("pred_len", self.pred_len, 1)
-            data = self._validate_input(X, reset=True)
-            # All rows count: nothing is held out, and evaluate scores on this scale.
-            mean, scale, scaler = self._fit_scaling(data.values, single=data.layout is None)
-            self._remember(data, mean, scale, scaler)
-        return self
-
-    def _forecast_scaled(self, windows):
-        return np.repeat(windows[:, -1:], self.pred_len, axis=1)
-
-    def _forecast(self, windows, horizon, mean=None, scale=None):
-        # Straight from the raw values: a round trip through the float32
-        # scaled space would blur the repeated value in its last digits.
-        return np.repeat(windows[:, -1:].astype(np.float64), horizon, axis=1)
 
 
 class _StatisticalForecaster(_WindowForecaster):
@@ -104,6 +30,38 @@ class _StatisticalForecaster(_WindowForecaster):
 
     def _rule(self, history, horizon):  # pragma: no cover - every subclass overrides it
         raise NotImplementedError
+
+    def _check_params(self):
+        _params.check_int("pred_len", self.pred_len, 1)
+        _params.check_validation_size(self.validation_size)
+        _params.check_choice("interval_method", self.interval_method, METHODS)
+
+    def _calibration_members(self, data, X_val):
+        """The scaled series whose windows calibrate the intervals (nothing is trained on them).
+
+        ``X_val`` (its first ``seq_len`` rows are look-back), else the last
+        ``validation_size`` rows of every member, with ``seq_len`` rows before
+        them; members too short for one window give none.
+        """
+        if X_val is not None:
+            _, parts = self._split_input(data, X_val)
+            return parts
+        validation_size = _params.check_validation_size(self.validation_size)
+        parts = []
+        for values in data.values:
+            try:
+                _, start = temporal_split(len(values), validation_size, self.seq_len, self.pred_len, pad=True)
+            except ValueError:
+                start = None
+            parts.append(values[start:] if start is not None else values[:0])
+        return parts
+
+    def _calibrate_rule(self, data, X_val, mean, scale):
+        parts = self._calibration_members(data, X_val)
+        if parts is None:
+            self.calibration_ = None
+            return
+        self._calibrate([(part - m) / s for part, m, s in zip(parts, mean, scale)], mean, scale)
 
     def fit(self, X, y=None, *, X_val=None):
         """Remember the end of every series of ``X``; nothing is trained.
@@ -135,6 +93,7 @@ class _StatisticalForecaster(_WindowForecaster):
             data = self._validate_input(X, reset=True)
             mean, scale, scaler = self._fit_scaling(data.values, single=data.layout is None)
             self._remember(data, mean, scale, scaler)
+            self._calibrate_rule(data, X_val, mean, scale)
         return self
 
     def _forecast(self, windows, horizon, mean=None, scale=None):
@@ -155,6 +114,59 @@ class _StatisticalForecaster(_WindowForecaster):
         raise NotImplementedError
 
 
+class NaiveForecaster(_StatisticalForecaster):
+    """Repeats each series' last observed value over the horizon.
+
+    Parameters
+    ----------
+    pred_len : int, default=96
+        Horizon forecast in one pass.
+    validation_size : float or int, default=0.2
+        Fraction (or number of rows, per member of a panel) of the last
+        rows whose windows calibrate :meth:`predict_interval`; nothing is
+        trained on them, and forecasts still start after the last row of
+        ``X``. ``fit``'s ``X_val`` calibrates instead when given.
+    interval_method : {"scaled", "absolute"}, default="scaled"
+        Conformal scores of the intervals: errors divided by each window's
+        look-back spread, or plain absolute errors (see
+        :mod:`calf_sklearn.intervals`).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of series seen in ``fit``.
+    scaler_ : sklearn.preprocessing.StandardScaler
+        Per-series scaling fitted on all rows (``evaluate`` scores on it).
+    last_window_ : ndarray of shape (1, n_series)
+        The last row of the training data.
+    calibration_ : ConformalCalibration or None
+        The intervals' calibration scores.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.arange(20.0).reshape(10, 2)
+    >>> NaiveForecaster(pred_len=3).fit(X).predict()
+    array([[18., 19.],
+           [18., 19.],
+           [18., 19.]])
+    """
+
+    seq_len = 1
+
+    def __init__(self, pred_len=96, *, validation_size=0.2, interval_method="scaled"):
+        self.pred_len = pred_len
+        self.validation_size = validation_size
+        self.interval_method = interval_method
+
+    def _rule(self, history, horizon):
+        return seasonal.naive1(history, horizon)
+
+    def _forecast(self, windows, horizon, mean=None, scale=None):
+        # Straight from the raw values, for every window at once.
+        return np.repeat(windows[:, -1:].astype(np.float64), horizon, axis=1)
+
+
 class SeasonalNaiveForecaster(_StatisticalForecaster):
     """Repeats each series' last seasonal cycle (M4's sNaive); the last value for ``period=1``.
 
@@ -166,6 +178,15 @@ class SeasonalNaiveForecaster(_StatisticalForecaster):
         Seasonal period ``m`` (observations per cycle, e.g. 24 for hourly
         data with a daily cycle). A series shorter than one cycle gets its
         last value.
+    validation_size : float or int, default=0.2
+        Fraction (or number of rows, per member of a panel) of the last
+        rows whose windows calibrate :meth:`predict_interval`; nothing is
+        trained on them, and forecasts still start after the last row of
+        ``X``. ``fit``'s ``X_val`` calibrates instead when given.
+    interval_method : {"scaled", "absolute"}, default="scaled"
+        Conformal scores of the intervals: errors divided by each window's
+        look-back spread, or plain absolute errors (see
+        :mod:`calf_sklearn.intervals`).
 
     Attributes
     ----------
@@ -187,9 +208,11 @@ class SeasonalNaiveForecaster(_StatisticalForecaster):
     array([1., 5., 3., 1.])
     """
 
-    def __init__(self, pred_len=96, period=1):
+    def __init__(self, pred_len=96, period=1, *, validation_size=0.2, interval_method="scaled"):
         self.pred_len = pred_len
         self.period = period
+        self.validation_size = validation_size
+        self.interval_method = interval_method
 
     @property
     def seq_len(self):
@@ -203,7 +226,7 @@ class SeasonalNaiveForecaster(_StatisticalForecaster):
         return self.period
 
     def _check_params(self):
-        _params.check_int("pred_len", self.pred_len, 1)
+        super()._check_params()
         _params.check_int("period", self.period, 1)
 
     def _rule(self, history, horizon):
@@ -230,6 +253,15 @@ class Naive2Forecaster(_StatisticalForecaster):
         Rows of history each forecast looks at; ``None`` uses the whole of
         each series given (the M4 benchmark's setting), which ``evaluate``
         cannot do: it needs a fixed look-back.
+    validation_size : float or int, default=0.2
+        Fraction (or number of rows, per member of a panel) of the last
+        rows whose windows calibrate :meth:`predict_interval`; nothing is
+        trained on them, and forecasts still start after the last row of
+        ``X``. ``fit``'s ``X_val`` calibrates instead when given.
+    interval_method : {"scaled", "absolute"}, default="scaled"
+        Conformal scores of the intervals: errors divided by each window's
+        look-back spread, or plain absolute errors (see
+        :mod:`calf_sklearn.intervals`).
 
     Attributes
     ----------
@@ -251,19 +283,39 @@ class Naive2Forecaster(_StatisticalForecaster):
     array([11., 15., 13., 11.])
     """
 
-    def __init__(self, pred_len=96, period=1, seq_len=None):
+    def __init__(self, pred_len=96, period=1, seq_len=None, *, validation_size=0.2, interval_method="scaled"):
         self.pred_len = pred_len
         self.period = period
         self.seq_len = seq_len
+        self.validation_size = validation_size
+        self.interval_method = interval_method
 
     def _check_params(self):
-        _params.check_int("pred_len", self.pred_len, 1)
+        super()._check_params()
         _params.check_int("period", self.period, 1)
         if self.seq_len is not None:
             _params.check_int("seq_len", self.seq_len, 1)
 
     def _rule(self, history, horizon):
         return seasonal.naive2(history, horizon, self.period)
+
+    def _calibrate_rule(self, data, X_val, mean, scale):
+        if self.seq_len is not None:
+            return super()._calibrate_rule(data, X_val, mean, scale)
+        if X_val is not None:
+            raise ValueError(
+                "Naive2Forecaster(seq_len=None) forecasts from whole histories, so it calibrates its "
+                "intervals on the last validation_size rows of each series, not on X_val; set seq_len "
+                "to use X_val."
+            )
+        validation_size = _params.check_validation_size(self.validation_size)
+        firsts = []
+        for values in data.values:
+            held_out = validation_size if isinstance(validation_size, int) else round(validation_size * len(values))
+            # Windows whose targets start in the held-out tail, each forecast from all rows before it.
+            firsts.append(len(values) - held_out if held_out >= self.pred_len else len(values))
+        scaled = [(values - m) / s for values, m, s in zip(data.values, mean, scale)]
+        self._calibrate_windows(_ExpandingWindows(scaled, firsts, self.pred_len), mean, scale)
 
     def _last_windows(self, members, layout=None):
         if self.seq_len is not None:
@@ -345,6 +397,9 @@ class DLinearForecaster(_WindowForecaster):
     padding : bool, default=False
         Accept panel members shorter than a window by zero-padding them at
         the front on the scaled axis (see :class:`~calf_sklearn.CALFForecaster`).
+    interval_method : {"scaled", "absolute"}, default="scaled"
+        Conformal scores of :meth:`predict_interval`, calibrated on the
+        validation windows (see :mod:`calf_sklearn.intervals`).
     device : str, default="auto"
         ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     random_state : int, RandomState or None, default=None
@@ -366,6 +421,8 @@ class DLinearForecaster(_WindowForecaster):
         The last ``seq_len`` rows of the training data.
     device_ : torch.device
         Where the network lives.
+    calibration_ : ConformalCalibration or None
+        The intervals' calibration scores (``None`` without validation data).
 
     Examples
     --------
@@ -393,6 +450,7 @@ class DLinearForecaster(_WindowForecaster):
         validation_size=0.2,
         window_stride=1,
         padding=False,
+        interval_method="scaled",
         device="auto",
         random_state=None,
         verbose=0,
@@ -407,6 +465,7 @@ class DLinearForecaster(_WindowForecaster):
         self.validation_size = validation_size
         self.window_stride = window_stride
         self.padding = padding
+        self.interval_method = interval_method
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -418,6 +477,7 @@ class DLinearForecaster(_WindowForecaster):
         _params.check_real("learning_rate", self.learning_rate, 0.0, low_open=True)
         _params.check_validation_size(self.validation_size)
         _params.check_bool("padding", self.padding)
+        _params.check_choice("interval_method", self.interval_method, METHODS)
 
     def fit(self, X, y=None, *, X_val=None):
         """Train on a multivariate series.

@@ -104,6 +104,11 @@ class CALFForecaster(_WindowForecaster):
         Scores (:meth:`evaluate`) are on this scale.
     seasonal_period : int, default=1
         Seasonal lag ``m`` of the ``"mase"`` loss's scale.
+    interval_method : {"scaled", "absolute"}, default="scaled"
+        Conformal scores of :meth:`predict_interval`, calibrated at the end
+        of ``fit`` on the validation windows: errors divided by each
+        window's look-back spread (volatile windows get wider intervals), or
+        plain absolute errors (see :mod:`calf_sklearn.intervals`).
     max_epochs : int, default=20
         Upper bound on training epochs.
     patience : int, default=5
@@ -152,6 +157,10 @@ class CALFForecaster(_WindowForecaster):
     last_window_ : ndarray of shape (seq_len, n_series)
         The last ``seq_len`` rows of the training data, from which
         ``predict()`` without ``X`` forecasts.
+    calibration_ : ConformalCalibration or None
+        Conformal scores of the validation windows, from which
+        :meth:`predict_interval` and :meth:`predict_quantiles` draw; ``None``
+        when ``fit`` had no validation data.
 
     See Also
     --------
@@ -214,6 +223,7 @@ class CALFForecaster(_WindowForecaster):
         padding=False,
         scaling="standard",
         seasonal_period=1,
+        interval_method="scaled",
         max_epochs=20,
         patience=5,
         validation_size=0.2,
@@ -249,6 +259,7 @@ class CALFForecaster(_WindowForecaster):
         self.padding = padding
         self.scaling = scaling
         self.seasonal_period = seasonal_period
+        self.interval_method = interval_method
         self.max_epochs = max_epochs
         self.patience = patience
         self.validation_size = validation_size
@@ -351,7 +362,8 @@ class CALFForecaster(_WindowForecaster):
         """What identifies a fit, so that a checkpoint is resumed only by the same fit."""
         import hashlib
 
-        ignored = {"verbose", "device", "cache_dir", "max_epochs"}
+        # None of these changes the training itself.
+        ignored = {"verbose", "device", "cache_dir", "max_epochs", "interval_method"}
         params = {k: repr(v) for k, v in sorted(self.get_params().items()) if k not in ignored}
         digest = hashlib.sha256()
         for part in [*prepared.members, *(prepared.validation_parts or [])]:

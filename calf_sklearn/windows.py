@@ -360,3 +360,32 @@ class RecentWindows:
             np.ascontiguousarray(gathered[:, self.seq_len :]),
             mask.astype(self.values.dtype),
         )
+
+
+class _ExpandingWindows:
+    """Windows whose look-back is everything before them (a forecaster of whole histories).
+
+    Member ``i`` gives one window per target start ``t`` in
+    ``[first_targets[i], n_i - pred_len]``; its look-back is rows ``[0, t)``,
+    right-aligned in a batch and NaN before the member's start.
+    """
+
+    def __init__(self, members, first_targets, pred_len):
+        self.values, self.offsets, self.lengths = _concatenated([np.asarray(m) for m in members])
+        self.pred_len = int(pred_len)
+        first = np.maximum(np.asarray(first_targets, dtype=np.int64), 1)
+        counts = np.maximum(self.lengths - self.pred_len - first + 1, 0)
+        self.member = np.repeat(np.arange(len(counts)), counts)
+        self.cuts = first[self.member] + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+
+    def __len__(self):
+        return len(self.cuts)
+
+    def batch(self, indices):
+        indices = np.asarray(indices)
+        cuts, offsets = self.cuts[indices], self.offsets[self.member[indices]]
+        x = np.full((len(indices), int(cuts.max(initial=1)), self.values.shape[1]), np.nan)
+        for row, (cut, offset) in enumerate(zip(cuts, offsets)):
+            x[row, x.shape[1] - cut :] = self.values[offset : offset + cut]
+        y = np.stack([self.values[o + c : o + c + self.pred_len] for c, o in zip(cuts, offsets)])
+        return x, y
