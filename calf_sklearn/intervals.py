@@ -152,6 +152,14 @@ class ConformalCalibration:
         self.scores = np.sort(scores, axis=0).astype(np.float32)
         self.method = method
 
+    @classmethod
+    def _from_sorted(cls, scores, method):
+        """Rebuild from :attr:`scores` as saved (already sorted, float32)."""
+        calibration = cls.__new__(cls)
+        calibration.scores = np.asarray(scores, dtype=np.float32)
+        calibration.method = _params.check_choice("interval_method", method, METHODS)
+        return calibration
+
     @property
     def n_windows(self):
         """Number of calibration windows.

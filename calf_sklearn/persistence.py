@@ -169,6 +169,7 @@ def load_forecaster(path, *, device=None):
     if header["fitted"]["feature_names_in_"] is not None:
         forecaster.feature_names_in_ = np.asarray(header["fitted"]["feature_names_in_"], dtype=object)
     forecaster.last_window_ = tensors["last_window"].numpy().astype(np.float64)
+    forecaster.calibration_ = _decode_calibration(header.get("calibration"), tensors)
     if "panel" in header:
         _decode_panel(forecaster, header["panel"], tensors)
         return forecaster
@@ -203,7 +204,12 @@ def _encode(forecaster):
             **{name: _plain(name, getattr(forecaster, name)) for name in _PLAIN},
             "feature_names_in_": None if names is None else [str(name) for name in names],
         },
+        "calibration": None,
     }
+    calibration = getattr(forecaster, "calibration_", None)
+    if calibration is not None:
+        tensors["calibration.scores"] = torch.from_numpy(np.ascontiguousarray(calibration.scores))
+        header["calibration"] = {"method": calibration.method}
     if hasattr(forecaster, "member_ids_"):
         tensors["member.mean"] = array(forecaster.member_mean_)
         tensors["member.scale"] = array(forecaster.member_scale_)
@@ -237,6 +243,15 @@ def _encode_panel(forecaster):
         "members": [_encode_output(output) for output in forecaster._output_["members"]],
         "index_specs": [spec_to_json(spec) for spec in forecaster._index_spec_],
     }
+
+
+def _decode_calibration(header, tensors):
+    from .intervals import ConformalCalibration
+
+    if header is None:
+        return None
+    # The scores are stored sorted; rebuilding from them sorts nothing new.
+    return ConformalCalibration._from_sorted(tensors["calibration.scores"].numpy(), header["method"])
 
 
 def _decode_panel(forecaster, header, tensors):
