@@ -29,6 +29,7 @@ from ._memory import PeakMemory
 from ._version import __version__
 from .baselines import DLinearForecaster, NaiveForecaster
 from .forecaster import CALFForecaster
+from .intervals import check_coverage
 from .windows import WindowedSeries
 
 __all__ = [
@@ -157,14 +158,22 @@ def _stride_for(n_windows, at_most):
     return max(1, math.ceil(n_windows / at_most))
 
 
-def _evaluate(model, values, seq_len, pred_len, stride, plot_starts, chunk=512):
-    """MSE, MAE and timing of ``model`` over every ``stride``-th window of ``values``."""
+def _evaluate(model, values, seq_len, pred_len, stride, plot_starts, coverage=0.9, chunk=512):
+    """MSE, MAE, interval coverage and width, and timing of ``model`` over every ``stride``-th window."""
     windows = WindowedSeries(values, seq_len, pred_len, stride=stride)
-    squared = absolute = 0.0
+    squared = absolute = inside = width = 0.0
+    calibration = getattr(model, "calibration_", None)
+    calibrated = calibration is not None and calibration.max_coverage >= coverage
     started = time.perf_counter()
     for start in range(0, len(windows), chunk):
         x, y = windows.batch(np.arange(start, min(start + chunk, len(windows))))
-        error = model.predict(x) - y
+        if calibrated:  # the point forecast and its interval from one forward pass
+            _, forecast, ((lower, upper),) = model._interval_bounds(x, None, [coverage], "benchmark")
+            inside += float(((y >= lower) & (y <= upper)).sum())
+            width += float((upper - lower).sum())
+        else:
+            forecast = model.predict(x)
+        error = forecast - y
         squared += float(np.square(error).sum())
         absolute += float(np.abs(error).sum())
     seconds = time.perf_counter() - started
@@ -174,6 +183,8 @@ def _evaluate(model, values, seq_len, pred_len, stride, plot_starts, chunk=512):
     return {
         "mse": squared / count,
         "mae": absolute / count,
+        "interval_coverage": inside / count if calibrated else float("nan"),
+        "interval_width": width / count if calibrated else float("nan"),
         "test_windows": len(windows),
         "inference_s": seconds,
         "windows_per_s": len(windows) / seconds if seconds > 0 else float("nan"),
@@ -209,6 +220,7 @@ class _Run:
     backbone: str
     calf_params: dict
     folder: Path
+    coverage: float = 0.9
 
     def key(self):
         return {
@@ -223,6 +235,7 @@ class _Run:
             # a changed epoch cap only re-runs CALF (its checkpoint extends or ends).
             "calf_params": {k: repr(v) for k, v in sorted(self.calf_params.items()) if k not in _NOT_IN_KEY},
             "version": __version__,
+            "coverage": self.coverage,
         }
 
 
@@ -310,6 +323,7 @@ def run_benchmark(
     device="auto",
     random_state=0,
     verbose=1,
+    coverage=None,
 ):
     """Train and score CALF and the baselines on a benchmark, the paper's way.
 
@@ -364,12 +378,18 @@ def run_benchmark(
         Seed of every model.
     verbose : int, default=1
         0 silent; 1 a line per model and epoch progress bars; 2 also batch bars.
+    coverage : float, default=None
+        Nominal coverage of the prediction intervals scored on the test
+        windows (every model is calibrated on the validation windows);
+        ``None`` means 0.9, or 0.95 for M4 (the competition's level).
 
     Returns
     -------
     pandas.DataFrame
         One row per model: ``dataset``, ``target``, ``horizon``, ``model``,
-        ``mse``, ``mae``, ``backbone``, ``pretrained``, ``epochs``,
+        ``mse``, ``mae``, ``interval_level``, ``interval_coverage`` (the
+        share of test values inside the intervals), ``interval_width`` (their
+        mean width, on the scaled data), ``backbone``, ``pretrained``, ``epochs``,
         ``train_s``, ``inference_s``, ``windows_per_s``, ``peak_memory_mib``,
         ``memory_kind``, ``test_windows``, ``percent``, ``quick``, ``device``.
         The frame's ``attrs`` hold the run's folder and conditions.
@@ -424,7 +444,9 @@ def run_benchmark(
             device=device,
             random_state=random_state,
             verbose=verbose,
+            coverage=0.95 if coverage is None else coverage,
         )
+    coverage = check_coverage(0.9 if coverage is None else coverage)
     pred_len = 96 if pred_len is None else pred_len
     seq_len = 96 if seq_len is None else seq_len
     models = MODELS if models is None else models
@@ -479,6 +501,7 @@ def run_benchmark(
         backbone,
         calf_params,
         Path(output_dir) / name,
+        coverage,
     )
     _prepare_folder(run, resume)
     plot_starts = np.linspace(0, n_test - 1, num=min(n_plot_windows, n_test)).round().astype(int)
@@ -498,7 +521,7 @@ def run_benchmark(
             print(f"[{model_name}] training on {source.name} ({n_train} windows), horizon {pred_len}")
         model = _model(model_name, run, random_state, device, verbose)
         fitted = _fit(model_name, model, train, validation, run)
-        scores = _evaluate(model, test, seq_len, pred_len, test_stride, plot_starts)
+        scores = _evaluate(model, test, seq_len, pred_len, test_stride, plot_starts, coverage)
         np.save(run.folder / f"{model_name}_plot.npy", scores.pop("plot_forecasts"))
         row = {
             "dataset": source.name,
@@ -507,6 +530,9 @@ def run_benchmark(
             "model": {"naive": "naive (last value)", "dlinear": "DLinear", "calf": "CALF"}[model_name],
             "mse": scores["mse"],
             "mae": scores["mae"],
+            "interval_level": coverage,
+            "interval_coverage": scores["interval_coverage"],
+            "interval_width": scores["interval_width"],
             "backbone": backbone if model_name == "calf" else "-",
             "pretrained": bool(pretrained) if model_name == "calf" else None,
             **fitted,
@@ -582,6 +608,12 @@ def to_markdown(table):
         if m4
         else [("mse", "MSE", "{:.4f}"), ("mae", "MAE", "{:.4f}")]
     )
+    intervals = "interval_coverage" in table and table["interval_coverage"].notna().any()
+    if intervals:
+        level = float(table["interval_level"].iloc[0])
+        scores += [("interval_coverage", f"{level:.0%} PI coverage", "{:.3f}"), ("interval_width", "PI width", "{:.3f}")]
+        if m4:
+            scores.append(("msis", "MSIS (95%)", "{:.3f}"))
     columns = [
         ("dataset", "data set", "{}"),
         *([] if m4 else [("target", "tested on", "{}")]),
@@ -614,6 +646,12 @@ def to_markdown(table):
             "CALF with the authors' zero-shot settings unless overridden (see the settings below)."
         )
     kinds = ", ".join(sorted(set(table["memory_kind"].dropna())))
+    if intervals:
+        unit = "in units of each series' MASE scale" if m4 else "on the scaled data"
+        notes.append(
+            f"Prediction intervals (PI): conformal, calibrated on the validation windows; coverage is the "
+            f"share of test values inside the {level:.0%} intervals, width their mean width {unit}."
+        )
     if m4:
         notes.append(_m4_comparison(table))
         group = conditions.get("m4", {})

@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from . import _params
 
-__all__ = ["mae_scorer", "mase", "mse_scorer", "owa", "smape"]
+__all__ = ["mae_scorer", "mase", "msis", "mse_scorer", "owa", "smape"]
 
 
 def _rolling_errors(estimator, X):
@@ -154,13 +154,19 @@ def mase(y_true, y_pred, history, period=1):
     1.125
     """
     y_true, y_pred = _forecasts(y_true, y_pred)
+    scales = _seasonal_scales(history, len(y_true), period)
+    return float(np.mean(np.abs(y_true - y_pred).mean(axis=1) / scales))
+
+
+def _seasonal_scales(history, n_series, period):
+    """Each series' in-sample mean absolute error of the seasonal naive forecast at lag ``period``."""
     period = _params.check_int("period", period, 1)
     if len(history) and np.ndim(history[0]) == 0:  # one series' history, given flat
         history = [history]
-    if len(history) != len(y_true):
-        raise ValueError(f"history has {len(history)} series but y_true has {len(y_true)}.")
-    ratios = []
-    for i, (past, truth, forecast) in enumerate(zip(history, y_true, y_pred)):
+    if len(history) != n_series:
+        raise ValueError(f"history has {len(history)} series but y_true has {n_series}.")
+    scales = []
+    for i, past in enumerate(history):
         past = np.asarray(past, dtype=np.float64)
         if len(past) <= period:
             raise ValueError(
@@ -171,8 +177,48 @@ def mase(y_true, y_pred, history, period=1):
             raise ValueError(
                 f"series {i}: its history does not change at lag {period}, so MASE is undefined."
             )
-        ratios.append(np.mean(np.abs(truth - forecast)) / scale)
-    return float(np.mean(ratios))
+        scales.append(scale)
+    return np.array(scales)
+
+
+def msis(y_true, lower, upper, history, period=1, alpha=0.05):
+    """Mean scaled interval score of prediction intervals, as the M4 competition computes it.
+
+    Per series: the mean over the horizon of ``(upper - lower) + (2 / alpha)
+    * (lower - y) * [y < lower] + (2 / alpha) * (y - upper) * [y > upper]``,
+    divided by the series' in-sample seasonal naive error (MASE's scale);
+    then averaged over the series. The M4 competition scored 95% intervals
+    (``alpha=0.05``).
+
+    Parameters
+    ----------
+    y_true, lower, upper : array-like of shape (n_series, horizon) or (horizon,)
+        True values and the intervals' bounds.
+    history : array-like of shape (n_steps,), or sequence of such arrays
+        Each series' in-sample values (lengths may differ).
+    period : int, default=1
+        Seasonal period ``m`` of the scale.
+    alpha : float, default=0.05
+        One minus the intervals' nominal coverage.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> # width 2, one step missed by 1: (2 + 40 * 1 + 2) / 2 steps, scale mean(1, 2, 1)
+    >>> round(msis([[5.0, 9.0]], [[4.0, 6.0]], [[6.0, 8.0]], history=[[1.0, 2.0, 4.0, 5.0]]), 4)
+    16.5
+    """
+    y_true, lower = _forecasts(y_true, lower)
+    _, upper = _forecasts(y_true, upper)
+    alpha = _params.check_real("alpha", alpha, 0.0, 1.0, low_open=True, high_open=True)
+    scales = _seasonal_scales(history, len(y_true), period)
+    below = np.maximum(lower - y_true, 0.0)
+    above = np.maximum(y_true - upper, 0.0)
+    scores = (upper - lower) + (2.0 / alpha) * (below + above)
+    return float(np.mean(scores.mean(axis=1) / scales))
 
 
 def owa(smape_value, mase_value, smape_naive2, mase_naive2):

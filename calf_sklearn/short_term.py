@@ -35,7 +35,8 @@ from .benchmark import (
     to_markdown,
 )
 from .forecaster import CALFForecaster
-from .metrics import mase, owa, smape
+from .intervals import check_coverage
+from .metrics import _seasonal_scales, mase, msis, owa, smape
 
 __all__ = ["M4_MODELS", "M4_QUICK", "is_m4", "m4_preset", "run_m4_benchmark"]
 
@@ -134,12 +135,13 @@ def m4_preset(group):
 
 def _model(name, group, run, n_windows, random_state, device, verbose):
     horizon, period = group.horizon, group.period
+    # The rules train nothing: their last H points only calibrate the intervals.
     if name == "naive":
-        return NaiveForecaster(pred_len=horizon)
+        return NaiveForecaster(pred_len=horizon, validation_size=horizon)
     if name == "snaive":
-        return SeasonalNaiveForecaster(pred_len=horizon, period=period)
+        return SeasonalNaiveForecaster(pred_len=horizon, period=period, validation_size=horizon)
     if name == "naive2":
-        return Naive2Forecaster(pred_len=horizon, period=period)
+        return Naive2Forecaster(pred_len=horizon, period=period, validation_size=horizon)
     if name == "dlinear":
         stride = _stride_for(n_windows, M4_QUICK["dlinear_windows"]) if run.quick else 1
         return DLinearForecaster(
@@ -161,6 +163,31 @@ def _scores(forecasts, data, naive2_scores):
     return {"smape": s, "mase": m, "owa": owa(s, m, *naive2_scores)}
 
 
+def _forecast_with_intervals(model, coverage):
+    """Each series' point forecast, its interval at ``coverage`` and at 95% (M4's MSIS), (n, H) each."""
+    levels = sorted({coverage, 0.95})
+    calibration = getattr(model, "calibration_", None)
+    if calibration is None or calibration.max_coverage < levels[-1]:  # too few series to calibrate
+        return np.stack(model.predict())[:, :, 0], None, None
+    _, point, bounds = model._interval_bounds(None, None, levels, "benchmark")
+    by_level = {level: (lower[:, :, 0], upper[:, :, 0]) for level, (lower, upper) in zip(levels, bounds)}
+    return point[:, :, 0], by_level[coverage], by_level[0.95]
+
+
+def _interval_scores(data, coverage, interval, interval_95):
+    if interval is None:
+        return {"interval_level": coverage, "interval_coverage": np.nan, "interval_width": np.nan, "msis": np.nan}
+    lower, upper = interval
+    scales = _seasonal_scales(data.train, data.n_series, data.group.period)
+    return {
+        "interval_level": coverage,
+        "interval_coverage": float(((data.test >= lower) & (data.test <= upper)).mean()),
+        # Raw widths of series of different scales do not pool: each in units of MASE's scale.
+        "interval_width": float(np.mean((upper - lower).mean(axis=1) / scales)),
+        "msis": msis(data.test, *interval_95, data.train, data.group.period, alpha=0.05),
+    }
+
+
 def run_m4_benchmark(
     group,
     *,
@@ -180,6 +207,7 @@ def run_m4_benchmark(
     device="auto",
     random_state=0,
     verbose=1,
+    coverage=0.95,
 ):
     """Train and score CALF and the M4 benchmarks on one M4 group, the paper's way.
 
@@ -222,14 +250,20 @@ def run_m4_benchmark(
         Seed of every model.
     verbose : int, default=1
         0 silent; 1 a line per model and epoch progress bars; 2 also batch bars.
+    coverage : float, default=0.95
+        Nominal coverage of the prediction intervals scored (every model is
+        calibrated on the last H points of each training series); MSIS is
+        always that of the 95% intervals, as the competition scored.
 
     Returns
     -------
     pandas.DataFrame
         One row per model with the long-term benchmark's columns (``mse`` and
         ``mae`` are empty: raw values of different scales have no pooled
-        squared error worth reading) plus ``smape``, ``mase`` and ``owa``;
-        ``test_windows`` is the number of series scored.
+        squared error worth reading) plus ``smape``, ``mase``, ``owa`` and
+        ``msis``; ``interval_coverage`` is the share of test values inside
+        the intervals and ``interval_width`` their mean width in units of
+        each series' MASE scale; ``test_windows`` is the number of series.
 
     Examples
     --------
@@ -276,12 +310,13 @@ def run_m4_benchmark(
     backbone = _backbone_label(llm, pretrained, calf_params.get("n_layers", 6))
     folder_name = f"{name}_{'pretrained' if pretrained else 'random'}" + ("_quick" if quick else "")
     folder = Path(output_dir) / folder_name
-    run = _Run(name, name, group.horizon, group.seq_len, 100, quick, backbone, calf_params, folder)
+    coverage = check_coverage(coverage)
+    run = _Run(name, name, group.horizon, group.seq_len, 100, quick, backbone, calf_params, folder, coverage)
     _prepare_folder(run, resume)
     # Sliding windows of L + H rows in the training part (the last H rows validate).
     n_windows = sum(max(len(s) - group.horizon - group.seq_len - group.horizon + 1, 1) for s in data.train)
 
-    naive2 = Naive2Forecaster(pred_len=group.horizon, period=group.period).fit(members)
+    naive2 = Naive2Forecaster(pred_len=group.horizon, period=group.period, validation_size=0).fit(members)
     naive2_forecasts = np.stack(naive2.predict())[:, :, 0]
     naive2_scores = (
         smape(data.test, naive2_forecasts),
@@ -303,7 +338,7 @@ def run_m4_benchmark(
         model = _model(model_name, group, run, n_windows, random_state, device, verbose)
         fitted = _fit(model_name, model, members, None, run)
         started = time.perf_counter()
-        forecasts = np.stack(model.predict())[:, :, 0]
+        forecasts, interval, interval_95 = _forecast_with_intervals(model, coverage)
         seconds = time.perf_counter() - started
         np.save(run.folder / f"{model_name}_forecasts.npy", forecasts)
         row = {
@@ -314,6 +349,7 @@ def run_m4_benchmark(
             "mse": float("nan"),
             "mae": float("nan"),
             **_scores(forecasts, data, naive2_scores),
+            **_interval_scores(data, coverage, interval, interval_95),
             "backbone": backbone if model_name == "calf" else "-",
             "pretrained": bool(pretrained) if model_name == "calf" else None,
             **fitted,
@@ -331,6 +367,7 @@ def run_m4_benchmark(
         if verbose:
             print(
                 f"[{model_name}] sMAPE {row['smape']:.3f}  MASE {row['mase']:.3f}  OWA {row['owa']:.3f}  "
+                f"MSIS {row['msis']:.3f}  {coverage:.0%} interval coverage {row['interval_coverage']:.3f}  "
                 f"({row['train_s']:.1f} s)"
             )
         rows.append(row)
