@@ -149,6 +149,12 @@ def _add_benchmark(subparsers):
     run.add_argument("--no-resume", action="store_true", help="start over instead of resuming")
     run.add_argument("--no-plot", action="store_true", help="skip forecasts.png")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    run.add_argument(
+        "--coverage",
+        type=float,
+        metavar="C",
+        help="coverage of the prediction intervals scored on the test data (default: 0.9; 0.95 for M4)",
+    )
     run.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     parser.set_defaults(handler=_benchmark)
@@ -189,6 +195,7 @@ def _benchmark(args):
                 plot=not args.no_plot,
                 device=args.device,
                 random_state=args.seed,
+                coverage=args.coverage,
                 # Epoch and batch progress bars: a CPU epoch of the paper's shape takes minutes.
                 verbose=0 if args.quiet else 2,
             )
@@ -412,7 +419,8 @@ def _add_predict(subparsers):
             """\
             examples:
               calf-sklearn predict etth1.joblib ETTh1.csv -o forecast.csv
-              calf-sklearn predict sales.safetensors sales.csv -o next.csv --horizon 6 --plot next.png"""
+              calf-sklearn predict sales.safetensors sales.csv -o next.csv --horizon 6 --plot next.png
+              calf-sklearn predict sales.safetensors sales.csv -o next.csv --coverage 0.9 --plot next.png"""
         ),
     )
     parser.add_argument("model", metavar="MODEL", help="a model saved by `calf-sklearn fit`")
@@ -428,10 +436,19 @@ def _add_predict(subparsers):
         "says so (default: the model's pred_len)",
     )
     parser.add_argument(
+        "--coverage",
+        type=float,
+        metavar="C",
+        help="also write a prediction interval of this coverage (e.g. 0.9) around each forecast: "
+        "columns SERIES_lower and SERIES_upper after SERIES; conformal, calibrated on the fit's "
+        "validation windows; at most the model's pred_len steps (default: no interval)",
+    )
+    parser.add_argument(
         "--plot",
         metavar="PNG",
         help="also save a picture of the last seq_len rows and the forecast of the first "
-        f"{_MAX_PLOTTED} series; needs matplotlib (default: no picture)",
+        f"{_MAX_PLOTTED} series, with the interval shaded when --coverage is given; needs "
+        "matplotlib (default: no picture)",
     )
     _add_data_options(parser)
     parser.set_defaults(handler=_predict)
@@ -623,6 +640,8 @@ def _load(path):
 
 
 def _predict(args):
+    import pandas as pd
+
     model = _load(args.model)
     names = getattr(model, "feature_names_in_", None)
     columns, hint = args.columns, ""
@@ -630,18 +649,33 @@ def _predict(args):
         # The series the model knows, by name: other columns of the file are left out.
         columns, hint = [str(name) for name in names], f"; the model was fitted on {_names(names)}"
     frame = _select(_read_csv(args.data, args.date_column), columns, args.data, hint)
+    intervals = None
+    if args.coverage is not None:  # first: a refused interval stops before any forecast is made
+        intervals = model.predict_interval(frame, horizon=args.horizon, coverage=args.coverage)
     forecast = model.predict(frame, horizon=args.horizon)
+    written, bands = forecast, None
+    if intervals is not None:
+        bands = {
+            column: (intervals[(column, args.coverage, "lower")], intervals[(column, args.coverage, "upper")])
+            for column in forecast.columns
+        }
+        parts = {}
+        for column in forecast.columns:
+            lower, upper = bands[column]
+            parts[column], parts[f"{column}_lower"], parts[f"{column}_upper"] = forecast[column], lower, upper
+        written = pd.DataFrame(parts, index=forecast.index)
     dated = frame.index.name is not None  # the file had a time-stamp column: continue it
-    forecast.to_csv(args.output, index=dated, index_label=frame.index.name)
-    print(f"Forecast of {len(forecast)} steps for {forecast.shape[1]} series written to {args.output}")
+    written.to_csv(args.output, index=dated, index_label=frame.index.name)
+    band = f" with {args.coverage:.0%} intervals" if bands else ""
+    print(f"Forecast of {len(forecast)} steps for {forecast.shape[1]} series{band} written to {args.output}")
     if args.plot:
-        _plot(frame, forecast, model.seq_len, args.plot)
+        _plot(frame, forecast, model.seq_len, args.plot, bands, args.coverage)
         print(f"Plot written to {args.plot}")
     return 0
 
 
-def _plot(history, forecast, seq_len, path):
-    """Save a picture of the look-back and the forecast of the first few series."""
+def _plot(history, forecast, seq_len, path, bands=None, coverage=None):
+    """Save a picture of the look-back and the forecast of the first few series (and their intervals)."""
     import pandas as pd
 
     try:
@@ -657,6 +691,12 @@ def _plot(history, forecast, seq_len, path):
         ahead = pd.concat([recent[column].iloc[-1:], forecast[column]])
         ax.plot(recent.index, recent[column].to_numpy(), color="0.35", label="history")
         ax.plot(ahead.index, ahead.to_numpy(), color="tab:blue", label="forecast")
+        if bands:
+            lower, upper = bands[column]
+            ax.fill_between(
+                forecast.index, lower.to_numpy(), upper.to_numpy(), color="tab:blue", alpha=0.2,
+                label=f"{coverage:.0%} interval",
+            )  # fmt: skip
         ax.set_ylabel(str(column))
     shown = f"first {len(columns)} of {forecast.shape[1]} series" if forecast.shape[1] > len(columns) else ""
     axes[0].set_title(f"Forecast of {len(forecast)} steps after the last {len(recent)} rows {shown}".strip())
