@@ -29,7 +29,12 @@ import time
 import numpy as np
 
 from calf_sklearn import CALFForecaster
-from calf_sklearn.baselines import DLinearForecaster, Naive2Forecaster, NaiveForecaster, SeasonalNaiveForecaster
+from calf_sklearn.baselines import (
+    DLinearForecaster,
+    Naive2Forecaster,
+    NaiveForecaster,
+    SeasonalNaiveForecaster,
+)
 from calf_sklearn.benchmark import GPT2_SHAPE, preset
 from calf_sklearn.datasets import load_benchmark, load_m4
 from calf_sklearn.metrics import _seasonal_scales
@@ -98,9 +103,15 @@ def etth1(data_home, quick, seed):
     }
     models = {
         "naive": lambda m: NaiveForecaster(pred_len=pred_len, interval_method=m),
-        "seasonal naive (24)": lambda m: SeasonalNaiveForecaster(pred_len=pred_len, period=24, interval_method=m),
-        "DLinear": lambda m: DLinearForecaster(pred_len=pred_len, seq_len=seq_len, interval_method=m, random_state=seed),
-        f"CALF ({epochs} epochs, every {stride}th window)": lambda m: CALFForecaster(**calf, interval_method=m),
+        "seasonal naive (24)": lambda m: SeasonalNaiveForecaster(
+            pred_len=pred_len, period=24, interval_method=m
+        ),
+        "DLinear": lambda m: DLinearForecaster(
+            pred_len=pred_len, seq_len=seq_len, interval_method=m, random_state=seed
+        ),
+        f"CALF ({epochs} epochs, every {stride}th window)": lambda m: CALFForecaster(
+            **calf, interval_method=m
+        ),
     }
     rows = []
     for name, build in models.items():
@@ -143,7 +154,11 @@ def m4_hourly(data_home, quick, seed):
                 inside = (data.test >= lower) & (data.test <= upper)  # (series, steps)
                 # Conditional: how far each series' own coverage is from the level.
                 gap = float(np.mean(np.abs(inside.mean(axis=1) - level)))
-                scores[level] = (float(inside.mean()), float(np.mean((upper - lower).mean(axis=1) / scales)), gap)
+                scores[level] = (
+                    float(inside.mean()),
+                    float(np.mean((upper - lower).mean(axis=1) / scales)),
+                    gap,
+                )
             rows.append((name, method, model.calibration_.n_windows, scores, time.perf_counter() - started))
     return rows
 
@@ -162,21 +177,29 @@ def _print(title, rows, conditional):
 def _gaps(rows, which):
     gaps = {method: [] for method in METHODS}
     for _, method, _, scores, _ in rows:
-        gaps[method] += [abs(scores[level][0] - level) if which == 0 else scores[level][2] for level in LEVELS]
+        gaps[method] += [
+            abs(scores[level][0] - level) if which == 0 else scores[level][2] for level in LEVELS
+        ]
     return {method: round(float(np.mean(values)), 4) for method, values in gaps.items()}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-home", default=None, help="folder with ETTh1.csv and m4/ (default: the package's)")
+    parser.add_argument(
+        "--data-home", default=None, help="folder with ETTh1.csv and m4/ (default: the package's)"
+    )
     parser.add_argument("--quick", action="store_true", help="small random backbone, fewer epochs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=("etth1", "m4"), help="one data set only")
     args = parser.parse_args(argv)
     import torch
 
-    backbone = "small random GPT-2 (width 64, 2 blocks)" if args.quick else "random GPT-2 of the paper's shape"
-    print(f"CPU: {_cpu()}; torch {torch.__version__}, {torch.get_num_threads()} threads; CALF backbone: {backbone}")
+    backbone = (
+        "small random GPT-2 (width 64, 2 blocks)" if args.quick else "random GPT-2 of the paper's shape"
+    )
+    print(
+        f"CPU: {_cpu()}; torch {torch.__version__}, {torch.get_num_threads()} threads; CALF backbone: {backbone}"
+    )
     every = []
     if args.only in (None, "etth1"):
         rows = etth1(args.data_home, args.quick, args.seed)

@@ -129,6 +129,19 @@ def _identity_scaler(n_series, n_samples):
     return scaler
 
 
+def _series_names(meta):
+    """The names of a frame's or Series' series, as the first column level of interval answers."""
+    if meta["kind"] == "series":
+        return [meta["name"] if meta["name"] is not None else 0]
+    return list(meta["columns"])
+
+
+def _levelled_frame(blocks, columns, spec):
+    """A DataFrame of per-step columns under a column MultiIndex, indexed by the forecast's steps."""
+    index = future_index(spec, len(blocks[0]))
+    return pd.DataFrame(np.column_stack(blocks), index=index, columns=pd.MultiIndex.from_tuples(columns))
+
+
 class _WindowForecaster(BaseEstimator):
     """Base of forecasters that map ``seq_len`` look-back rows to ``pred_len`` future rows."""
 
@@ -651,7 +664,9 @@ class _WindowForecaster(BaseEstimator):
         if X is None:
             mean, scale = self._scaling()
             if not self._is_panel_fit():
-                return _Request(self.last_window_[None], mean, scale, horizon, [self._output_], [self._index_spec_], None)
+                return _Request(
+                    self.last_window_[None], mean, scale, horizon, [self._output_], [self._index_spec_], None
+                )
             layout, metas = self._output_["layout"], self._output_["members"]
             return _Request(self.last_window_, mean, scale, horizon, metas, self._index_spec_, layout)
         if getattr(X, "ndim", 2) == 3 or (
@@ -804,14 +819,12 @@ class _WindowForecaster(BaseEstimator):
             pairs = list(zip(arrays[0::2], arrays[1::2]))
             if meta["kind"] == "array":
                 return pairs[0] if single else dict(zip(coverages, pairs))
-            names = [meta["name"] if meta["name"] is not None else 0] if meta["kind"] == "series" else meta["columns"]
             columns, blocks = [], []
-            for series, name in enumerate(names):
+            for series, name in enumerate(_series_names(meta)):
                 for level, (lower, upper) in zip(coverages, pairs):
                     columns += [(name, level, "lower"), (name, level, "upper")]
                     blocks += [lower[:, series], upper[:, series]]
-            index = future_index(spec, len(blocks[0]))
-            return pd.DataFrame(np.column_stack(blocks), index=index, columns=pd.MultiIndex.from_tuples(columns))
+            return _levelled_frame(blocks, columns, spec)
 
         return self._answer(request, [array for pair in bounds for array in pair], wrap)
 
@@ -859,18 +872,15 @@ class _WindowForecaster(BaseEstimator):
         coverages = sorted({abs(2 * a - 1) for a in levels if a != 0.5})
         request, point, bounds = self._interval_bounds(X, horizon, coverages, "predict_quantiles")
         by_coverage = dict(zip(coverages, bounds))
-        quantiles = [
-            point if a == 0.5 else by_coverage[abs(2 * a - 1)][0 if a < 0.5 else 1] for a in levels
-        ]
+        quantiles = [point if a == 0.5 else by_coverage[abs(2 * a - 1)][0 if a < 0.5 else 1] for a in levels]
 
         def wrap(arrays, meta, spec):
             if meta["kind"] == "array":
                 return arrays[0] if single else np.stack(arrays)
-            names = [meta["name"] if meta["name"] is not None else 0] if meta["kind"] == "series" else meta["columns"]
+            names = _series_names(meta)
             columns = [(name, level) for name in names for level in levels]
             blocks = [array[:, series] for series in range(len(names)) for array in arrays]
-            index = future_index(spec, len(blocks[0]))
-            return pd.DataFrame(np.column_stack(blocks), index=index, columns=pd.MultiIndex.from_tuples(columns))
+            return _levelled_frame(blocks, columns, spec)
 
         return self._answer(request, quantiles, wrap)
 

@@ -11,7 +11,6 @@ import math
 import numbers
 
 
-
 def suggest(value, choices):
     """' Did you mean ...?' for the closest of ``choices``, or ''."""
     close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)

@@ -311,7 +311,9 @@ class Naive2Forecaster(_StatisticalForecaster):
         validation_size = _params.check_validation_size(self.validation_size)
         firsts = []
         for values in data.values:
-            held_out = validation_size if isinstance(validation_size, int) else round(validation_size * len(values))
+            held_out = (
+                validation_size if isinstance(validation_size, int) else round(validation_size * len(values))
+            )
             # Windows whose targets start in the held-out tail, each forecast from all rows before it.
             firsts.append(len(values) - held_out if held_out >= self.pred_len else len(values))
         scaled = [(values - m) / s for values, m, s in zip(data.values, mean, scale)]

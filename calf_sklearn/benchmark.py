@@ -425,7 +425,9 @@ def run_benchmark(
                 f"leave pred_len out or pass {group.horizon}."
             )
         if target_dataset is not None or percent != 100:
-            raise ValueError("The M4 protocol has no zero-shot or few-shot variant here; drop target_dataset/percent.")
+            raise ValueError(
+                "The M4 protocol has no zero-shot or few-shot variant here; drop target_dataset/percent."
+            )
         if seq_len is not None:
             params = {"seq_len": seq_len, **(params or {})}
         return run_m4_benchmark(
@@ -611,7 +613,10 @@ def to_markdown(table):
     intervals = "interval_coverage" in table and table["interval_coverage"].notna().any()
     if intervals:
         level = float(table["interval_level"].iloc[0])
-        scores += [("interval_coverage", f"{level:.0%} PI coverage", "{:.3f}"), ("interval_width", "PI width", "{:.3f}")]
+        scores += [
+            ("interval_coverage", f"{level:.0%} PI coverage", "{:.3f}"),
+            ("interval_width", "PI width", "{:.3f}"),
+        ]
         if m4:
             scores.append(("msis", "MSIS (95%)", "{:.3f}"))
     columns = [

@@ -93,9 +93,7 @@ def _add_benchmark(subparsers):
         metavar="P",
         help="horizon(s); several run one after another (default: 96; an M4 group's own horizon)",
     )
-    data.add_argument(
-        "--seq-len", type=int, help="look-back length (default: 96; twice the horizon for M4)"
-    )
+    data.add_argument("--seq-len", type=int, help="look-back length (default: 96; twice the horizon for M4)")
     data.add_argument("--data-home", help="data folder (default: $CALF_SKLEARN_DATA or the user data folder)")
     data.add_argument(
         "--percent",

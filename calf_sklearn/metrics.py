@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from . import _params
 
-__all__ = ["mae_scorer", "mase", "msis", "mse_scorer", "owa", "smape"]
+__all__ = ["mae_scorer", "mase", "mse_scorer", "msis", "owa", "smape"]
 
 
 def _rolling_errors(estimator, X):

@@ -129,7 +129,9 @@ def _multiindex_members(frame, name):
             "(id, time), as sktime's pd-multiindex layout. Drop or join the extra levels first."
         )
     if len(frame) == 0:
-        raise ValueError(f"{name} is an empty panel (a MultiIndex frame without rows); pass at least one member.")
+        raise ValueError(
+            f"{name} is an empty panel (a MultiIndex frame without rows); pass at least one member."
+        )
     codes = np.asarray(frame.index.codes[0])
     # Members are the runs of equal ids, in the order they appear; an id whose
     # rows are split into several runs would otherwise be cut into pieces.

@@ -186,6 +186,7 @@ def _encode(forecaster):
     import torch
 
     state = forecaster.module_.export()
+
     # export() already gives CPU tensors that share no storage: no second copy of the weights.
     def array(values):
         return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64))

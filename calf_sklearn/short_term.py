@@ -176,7 +176,12 @@ def _forecast_with_intervals(model, coverage):
 
 def _interval_scores(data, coverage, interval, interval_95):
     if interval is None:
-        return {"interval_level": coverage, "interval_coverage": np.nan, "interval_width": np.nan, "msis": np.nan}
+        return {
+            "interval_level": coverage,
+            "interval_coverage": np.nan,
+            "interval_width": np.nan,
+            "msis": np.nan,
+        }
     lower, upper = interval
     scales = _seasonal_scales(data.train, data.n_series, data.group.period)
     return {

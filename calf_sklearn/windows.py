@@ -376,7 +376,9 @@ class _ExpandingWindows:
         first = np.maximum(np.asarray(first_targets, dtype=np.int64), 1)
         counts = np.maximum(self.lengths - self.pred_len - first + 1, 0)
         self.member = np.repeat(np.arange(len(counts)), counts)
-        self.cuts = first[self.member] + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        self.cuts = (
+            first[self.member] + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        )
 
     def __len__(self):
         return len(self.cuts)

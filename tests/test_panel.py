@@ -211,15 +211,15 @@ def test_calf_round_trips_every_container(module_env, kind):
 
 
 def test_multiindex_forecast_index_is_id_then_continued_time(calf_multiindex):
-    model, panel = calf_multiindex
+    model, _panel = calf_multiindex
     forecast = model.predict()
     assert forecast.index.names == ["store", "when"]
     assert forecast.index.get_level_values("store").tolist() == [m for m in LENGTHS for _ in range(PRED)]
-    for name in LENGTHS:
+    for name, length in LENGTHS.items():
         times = forecast.xs(name, level="store").index
         assert isinstance(times, pd.DatetimeIndex)
-        assert times[0] == STARTS[name] + pd.Timedelta(hours=LENGTHS[name])
-        assert times[-1] == STARTS[name] + pd.Timedelta(hours=LENGTHS[name] + PRED - 1)
+        assert times[0] == STARTS[name] + pd.Timedelta(hours=length)
+        assert times[-1] == STARTS[name] + pd.Timedelta(hours=length + PRED - 1)
 
 
 # -------------------------------------------------------- predict(panel)
@@ -424,7 +424,7 @@ def test_recent_windows_one_row_member_always_cuts_after_its_row():
     for _ in range(20):
         windows.resample(rng)
         assert windows.cuts.tolist() == [1]
-        x, y, mask = windows.batch([0])
+        x, _y, mask = windows.batch([0])
         np.testing.assert_array_equal(x[0, :, 0], [0.0, 3.0])
         assert mask.sum() == 0
 

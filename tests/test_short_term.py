@@ -70,7 +70,7 @@ def test_the_scores_are_those_of_the_saved_forecasts(quick_weekly, weekly):
 
 def test_calf_forecasts_each_series_from_its_own_end(quick_weekly, weekly, module_env):
     """The CALF row is the forecast after each series' last training point (L = 2H look-back)."""
-    table, folder = quick_weekly
+    _table, folder = quick_weekly
     settings = {**m4_preset("Weekly"), "llm": dict(TINY_GPT2), "pretrained": False, **TINY}
     settings.update(max_epochs=2, random_state=0, device="auto", verbose=0)
     settings.update(revision=None, local_files_only=False)
@@ -148,7 +148,12 @@ def test_the_preset_follows_the_protocol(name):
     assert settings["seasonal_period"] == group.period
     assert settings["history_size"] == group.history_size
     assert settings["validation_size"] == group.horizon  # the last H points of each training series
-    assert (settings["learning_rate"], settings["batch_size"], settings["max_epochs"], settings["patience"]) == (
+    assert (
+        settings["learning_rate"],
+        settings["batch_size"],
+        settings["max_epochs"],
+        settings["patience"],
+    ) == (
         1e-3,
         512,
         200,
