@@ -753,6 +753,8 @@ class _WindowForecaster(BaseEstimator):
     @staticmethod
     def _levels(values, name, check):
         """One float or a sequence of them, as a list, and whether a single float was given."""
+        if isinstance(values, (str, bytes)):
+            raise TypeError(f"{name} must be a float or a sequence of floats, got the string {values!r}.")
         single = isinstance(values, numbers.Real)
         levels = [values] if single else list(values)
         if not levels:
@@ -869,10 +871,12 @@ class _WindowForecaster(BaseEstimator):
         (True, True)
         """
         levels, single = self._levels(alpha, "alpha", lambda a: check_coverage(a, "alpha"))
-        coverages = sorted({abs(2 * a - 1) for a in levels if a != 0.5})
+        # Rounded: 2 * 0.9975 - 1 is 0.9950000000000001, which would cost a rank.
+        coverage_of = {a: round(abs(2 * a - 1), 12) for a in levels}
+        coverages = sorted({coverage_of[a] for a in levels if a != 0.5})
         request, point, bounds = self._interval_bounds(X, horizon, coverages, "predict_quantiles")
         by_coverage = dict(zip(coverages, bounds))
-        quantiles = [point if a == 0.5 else by_coverage[abs(2 * a - 1)][0 if a < 0.5 else 1] for a in levels]
+        quantiles = [point if a == 0.5 else by_coverage[coverage_of[a]][0 if a < 0.5 else 1] for a in levels]
 
         def wrap(arrays, meta, spec):
             if meta["kind"] == "array":

@@ -759,8 +759,8 @@ def main(argv=None):
     Examples
     --------
     >>> args = build_parser().parse_args(["benchmark", "--dataset", "ETTh1", "--quick"])
-    >>> args.pred_len, args.quick, args.models
-    ([96], True, ['naive', 'dlinear', 'calf'])
+    >>> args.pred_len, args.quick, args.models  # None: the data set's defaults (96; an M4 group's own)
+    (None, True, None)
     >>> args = build_parser().parse_args(["fit", "data.csv", "-o", "m.joblib", "--pred-len", "24"])
     >>> args.pred_len, args.output, hasattr(args, "seq_len")  # options left out keep the estimator's default
     (24, 'm.joblib', False)

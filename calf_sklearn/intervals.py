@@ -31,6 +31,8 @@ __all__ = ["METHODS", "ConformalCalibration", "check_coverage", "look_back_sprea
 #: The kinds of nonconformity score.
 METHODS = ("absolute", "scaled")
 
+_TOLERANCE = 1e-9
+
 # CALF's variance floor (network._EPS), so that "scaled" divides by the spread
 # the network itself normalises with.
 _VARIANCE_FLOOR = 1e-5
@@ -211,9 +213,11 @@ class ConformalCalibration:
         array([2., 3.])
         """
         coverage = check_coverage(coverage)
-        rank = math.ceil((self.n_windows + 1) * coverage)
+        # The tolerance keeps float products such as 10 * 0.9 = 9.000000000000002
+        # from costing a rank (or a window) that exact arithmetic would not.
+        rank = math.ceil((self.n_windows + 1) * coverage - _TOLERANCE)
         if rank > self.n_windows:
-            need = math.ceil(coverage / (1 - coverage))
+            need = math.ceil(coverage / (1 - coverage) - _TOLERANCE)
             raise ValueError(
                 f"coverage={coverage} needs at least {need} calibration windows, but only "
                 f"{self.n_windows} were held out (the most they calibrate is "

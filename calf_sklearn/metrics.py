@@ -214,6 +214,8 @@ def msis(y_true, lower, upper, history, period=1, alpha=0.05):
     y_true, lower = _forecasts(y_true, lower)
     _, upper = _forecasts(y_true, upper)
     alpha = _params.check_real("alpha", alpha, 0.0, 1.0, low_open=True, high_open=True)
+    if (lower > upper).any():
+        raise ValueError("lower exceeds upper somewhere; pass the intervals' lower bounds first.")
     scales = _seasonal_scales(history, len(y_true), period)
     below = np.maximum(lower - y_true, 0.0)
     above = np.maximum(y_true - upper, 0.0)

@@ -356,11 +356,6 @@ def test_too_high_a_coverage_names_the_windows_it_needs(coverage, n, need):
     assert enough.half_width(coverage)[0, 0] == need
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="intervals.py: need = ceil(c / (1 - c)) in floating point; 0.9 / (1 - 0.9) = 9.000000000000002, "
-    "so the message asks for 10 windows (0.8: 5) where 9 (4) suffice",
-)
 @pytest.mark.parametrize(("coverage", "n", "need"), [(0.9, 8, 9), (0.8, 3, 4)])
 def test_the_windows_needed_are_not_overstated(coverage, n, need):
     enough = ConformalCalibration(np.arange(1.0, need + 1).reshape(need, 1, 1), "absolute")
@@ -676,12 +671,6 @@ def test_a_failed_refit_keeps_the_calibration(module_env):
             model.predict_interval()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_base.predict_quantiles: coverage = abs(2 * alpha - 1) in floating point (2 * 0.9975 - 1 = "
-    "0.9950000000000001, 1 - 2 * 0.09 = 0.8200000000000001), so ceil((n + 1) c) lands one rank too "
-    "high: a quantile predict_interval supports is refused, or is one order statistic too wide",
-)
 @pytest.mark.parametrize(
     ("n_windows", "alpha", "coverage"), [(199, 0.9975, 0.995), (149, 0.09, 0.82), (149, 0.91, 0.82)]
 )
