@@ -46,6 +46,10 @@ def test_every_model_is_scored_on_every_series(quick_weekly, weekly):
     assert weekly.n_series == 359 and (table["test_windows"] == 359).all()
     assert table[["smape", "mase", "owa"]].notna().all().all()
     assert table["mse"].isna().all()  # raw values of different scales: no pooled MSE
+    # Every model's 95% intervals, calibrated on the last H points of each training series.
+    assert (table["interval_level"] == 0.95).all()
+    assert table["interval_coverage"].between(0, 1).all() and (table["interval_width"] > 0).all()
+    assert (table["msis"] > 0).all()
     by_model = table.set_index("model")
     # Naive2 is the yardstick of OWA; on Weekly (period 1) every benchmark is Naive1.
     assert by_model.loc["Naive2", "owa"] == 1.0
@@ -63,9 +67,25 @@ def test_the_scores_are_those_of_the_saved_forecasts(quick_weekly, weekly):
     assert calf.shape == (359, 13) and np.isfinite(calf).all()
     reference = (smape(weekly.test, naive2), mase(weekly.test, naive2, weekly.train, 1))
     row = table.set_index("model").loc["CALF"]
+    assert row["msis"] == pytest.approx(_calf_msis(weekly, run_folder))
     assert row["smape"] == pytest.approx(smape(weekly.test, calf))
     assert row["mase"] == pytest.approx(mase(weekly.test, calf, weekly.train, 1))
     assert row["owa"] == pytest.approx(owa(row["smape"], row["mase"], *reference))
+
+
+def _calf_msis(weekly, run_folder):
+    """MSIS of the CALF row, from the model refitted as the run fitted it (same seed, same settings)."""
+    from calf_sklearn.metrics import msis
+
+    settings = {**m4_preset("Weekly"), "llm": dict(TINY_GPT2), "pretrained": False, **TINY}
+    settings.update(
+        max_epochs=2, random_state=0, device="auto", verbose=0, revision=None, local_files_only=False
+    )
+    model = CALFForecaster(**settings).fit([series[:, None] for series in weekly.train])
+    bounds = model.predict_interval(coverage=0.95)
+    lower = np.stack([pair[0][:, 0] for pair in bounds])
+    upper = np.stack([pair[1][:, 0] for pair in bounds])
+    return msis(weekly.test, lower, upper, weekly.train, 1)
 
 
 def test_calf_forecasts_each_series_from_its_own_end(quick_weekly, weekly, module_env):
