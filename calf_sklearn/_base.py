@@ -97,28 +97,34 @@ class _Prepared(NamedTuple):
     validation_parts: list | None  # each member's validation rows
 
 
-def _member_statistics(members):
+def _member_statistics(members, chunk=4096):
     """Mean and standard deviation of every member's series, as StandardScaler computes them.
 
-    A series that does not vary is scaled by 1, StandardScaler's rule. One
-    pass over the members joined end to end, so 100,000 members cost one
-    array operation, not 100,000 scaler fits.
+    A series that does not vary is scaled by 1, StandardScaler's rule. Members
+    are taken ``chunk`` at a time, each chunk joined end to end in one array
+    operation: 100,000 members cost 25 operations rather than 100,000 scaler
+    fits, and the temporaries stay the size of a chunk, not of the panel.
     """
-    lengths = np.array([len(member) for member in members])
-    offsets = np.r_[0, np.cumsum(lengths)[:-1]]
-    joined = np.concatenate(members)
-    with np.errstate(over="ignore", invalid="ignore"):
-        mean = np.add.reduceat(joined, offsets, axis=0) / lengths[:, None]
-        deviations = joined - np.repeat(mean, lengths, axis=0)
-        variance = np.add.reduceat(deviations * deviations, offsets, axis=0) / lengths[:, None]
-    if not (np.isfinite(mean).all() and np.isfinite(variance).all()):
-        raise ValueError(
-            "X's values are too large to standardise in float64 (their variance overflows); "
-            "divide X by a constant first, e.g. X / 1e100."
-        )
-    scale = np.sqrt(variance)
-    scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)] = 1.0
-    return mean, scale
+    means, scales = [], []
+    for start in range(0, len(members), chunk):
+        part = members[start : start + chunk]
+        lengths = np.array([len(member) for member in part])
+        offsets = np.r_[0, np.cumsum(lengths)[:-1]]
+        joined = np.concatenate(part)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = np.add.reduceat(joined, offsets, axis=0) / lengths[:, None]
+            joined -= np.repeat(mean, lengths, axis=0)  # the joined copy is ours: deviations in place
+            variance = np.add.reduceat(joined * joined, offsets, axis=0) / lengths[:, None]
+        if not (np.isfinite(mean).all() and np.isfinite(variance).all()):
+            raise ValueError(
+                "X's values are too large to standardise in float64 (their variance overflows); "
+                "divide X by a constant first, e.g. X / 1e100."
+            )
+        scale = np.sqrt(variance)
+        scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)] = 1.0
+        means.append(mean)
+        scales.append(scale)
+    return np.concatenate(means), np.concatenate(scales)
 
 
 def _identity_scaler(n_series, n_samples):
