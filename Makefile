@@ -1,6 +1,7 @@
 # Two targets do all the set-up on a fresh clone: `make demo` and `make test`.
 # Both create .venv and install the package with the pinned development set
-# (constraints.txt) the first time.
+# (constraints.txt) the first time, with the sktime and dask extras, whose
+# integrations the suite tests.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -11,7 +12,7 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,sktime,dask]"
 	touch $@
 
 demo: install
@@ -22,7 +23,7 @@ test: install
 
 # The documentation tools go into the same .venv, pinned by constraints.txt.
 $(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml constraints.txt
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,docs]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,sktime,dask,docs]"
 	touch $@
 
 # HTML documentation in docs/_build/html. -W: warnings are errors; -n: every
