@@ -1,0 +1,120 @@
+"""The sktime forecaster passes sktime's own estimator suite and keeps its promises."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sktime = pytest.importorskip("sktime", reason="the sktime extra: pip install 'calf-sklearn[sktime]'")
+
+from sktime.forecasting.base import ForecastingHorizon
+from sktime.utils.estimator_checks import check_estimator
+
+from calf_sklearn.sktime import CALFSktimeForecaster
+
+
+def tiny(**params):
+    return CALFSktimeForecaster(**{**CALFSktimeForecaster.get_test_params()[0], **params})
+
+
+def test_importing_the_package_does_not_import_sktime():
+    code = "import sys, calf_sklearn; print('sktime' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_pred_len_none_takes_the_horizon_of_fit_and_fixes_it():
+    y = pd.Series(np.sin(np.arange(60) / 4))
+    forecaster = tiny().fit(y, fh=[2, 4])
+    assert forecaster.pred_len_ == 4 and forecaster.predict().index.tolist() == [61, 63]
+    with pytest.raises(ValueError, match="different forecasting horizon"):
+        forecaster.predict(fh=[1])
+    with pytest.raises(ValueError, match="requires `fh`|fh"):
+        tiny().fit(y)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run torch on one thread, then restore the caller's setting.
+
+    The suite fits hundreds of tiny models whose matrix products are too small to gain from a
+    second thread; on a busy 2-core machine two threads per fit made it several times slower.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_sktime_estimator_suite_passes_in_full(one_torch_thread):
+    # Every test sktime runs on a forecaster, for both parameter sets; raises on the first failure.
+    results = check_estimator(CALFSktimeForecaster, raise_exceptions=True)
+    assert results and all(outcome == "PASSED" for outcome in results.values())
+
+
+def test_parameters_mirror_the_estimator():
+    import inspect
+
+    from calf_sklearn import CALFForecaster
+
+    ours = inspect.signature(CALFSktimeForecaster.__init__).parameters
+    theirs = inspect.signature(CALFForecaster.__init__).parameters
+    assert list(ours) == list(theirs)
+    assert all(ours[n].default == theirs[n].default for n in theirs if n not in ("self", "pred_len"))
+    assert ours["pred_len"].default is None
+
+
+def test_relative_and_absolute_fh_select_the_same_steps():
+    y = pd.Series(np.sin(np.arange(60) / 4), index=pd.period_range("2020-01", periods=60, freq="M"))
+    forecaster = tiny(pred_len=5).fit(y)
+    full = forecaster.predict(fh=[1, 2, 3, 4, 5])
+    relative = forecaster.predict(fh=[2, 5])
+    absolute = forecaster.predict(
+        fh=ForecastingHorizon(pd.PeriodIndex(["2025-02", "2025-05"], freq="M"), is_relative=False)
+    )
+    assert list(relative.index.astype(str)) == ["2025-02", "2025-05"]
+    np.testing.assert_array_equal(relative.to_numpy(), full.iloc[[1, 4]].to_numpy())
+    np.testing.assert_array_equal(absolute.to_numpy(), relative.to_numpy())
+
+
+def test_beyond_pred_len_predict_is_recursive_but_intervals_refuse():
+    y = pd.DataFrame(np.random.default_rng(0).normal(size=(60, 2)), columns=["a", "b"])
+    forecaster = tiny(pred_len=3).fit(y, fh=[1, 2, 3])
+    with pytest.warns(UserWarning, match="recursively"):
+        assert forecaster.predict(fh=[1, 2, 3, 4, 5, 6]).shape == (6, 2)
+    with pytest.raises(ValueError, match="exceeds pred_len=3"):
+        forecaster.predict_interval(fh=[4], coverage=0.5)
+    assert forecaster.predict_interval(fh=[1, 2, 3], coverage=0.5).shape == (3, 4)
+
+
+def test_a_panel_trains_one_model_and_forecasts_every_member():
+    rng = np.random.default_rng(0)
+    index = pd.MultiIndex.from_product([["x", "y", "z"], range(40)], names=["id", "t"])
+    y = pd.DataFrame({"v": rng.normal(size=120)}, index=index)
+    forecaster = tiny().fit(y, fh=[1, 2])
+    forecast = forecaster.predict()
+    assert forecast.index.tolist() == [(m, t) for m in "xyz" for t in (40, 41)]
+    direct = forecaster.forecaster_.predict({m: y.loc[m].to_numpy() for m in "xyz"}, horizon=2)
+    np.testing.assert_array_equal(forecast.loc["y"].to_numpy(), direct["y"])
+
+
+def test_members_that_end_at_different_times_are_refused():
+    index = pd.MultiIndex.from_tuples([("x", t) for t in range(30)] + [("y", t) for t in range(25)])
+    y = pd.DataFrame({"v": np.arange(55.0)}, index=index)
+    with pytest.raises(ValueError, match="end at the same time point"):
+        tiny().fit(y, fh=[1])
+
+
+def test_update_without_refit_forecasts_from_the_new_end():
+    y = pd.Series(np.sin(np.arange(80) / 4))
+    forecaster = tiny(pred_len=2).fit(y.iloc[:60], fh=[1, 2])
+    network = forecaster.forecaster_
+    forecaster.update(y.iloc[60:], update_params=False)
+    assert forecaster.forecaster_ is network
+    expected = network.predict(y.to_numpy()[:, None], horizon=2)[:, 0]
+    np.testing.assert_array_equal(forecaster.predict().to_numpy(), expected)
+    assert forecaster.predict().index.tolist() == [80, 81]
