@@ -10,9 +10,12 @@ BIN := $(VENV)/bin
 
 install: $(VENV)/.installed
 
+# The sktime extra goes in separately, without sktime's own pandas<3.1 cap
+# (see constraints.txt); `pip install "calf-sklearn[sktime]"` keeps the cap.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,sktime,dask]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,dask]"
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt sktime scikit-base
 	touch $@
 
 demo: install
@@ -23,7 +26,7 @@ test: install
 
 # The documentation tools go into the same .venv, pinned by constraints.txt.
 $(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml constraints.txt
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,sktime,dask,docs]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,dask,docs]"
 	touch $@
 
 # HTML documentation in docs/_build/html. -W: warnings are errors; -n: every
