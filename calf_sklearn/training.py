@@ -5,7 +5,7 @@ returning NumPy arrays ``(x, y)`` or ``(x, y, mask)`` (see
 :mod:`calf_sklearn.windows`): look-backs (B, L, M), targets (B, P, M) and,
 optionally, a float32 mask (B, P, M), 1 where the target exists and 0 where
 it lies past the end of a series. A training source may also have a
-``resample(rng)`` method, called with a :class:`numpy.random.Generator` at the
+``resample(rng)`` method, called with a ``numpy.random.Generator`` at the
 start of every epoch (the M4 protocol draws one window per series and epoch).
 """
 
@@ -321,7 +321,7 @@ class Trainer:
     Window sources may give masks (``batch`` returning ``(x, y, mask)``);
     the loss then gets them, with the look-backs as ``context``. A training
     source with a ``resample(rng)`` method is resampled at the start of every
-    epoch, before shuffling, with a :class:`numpy.random.Generator` seeded
+    epoch, before shuffling, with a ``numpy.random.Generator`` seeded
     from ``generator``, so a resumed fit redraws the same epochs.
 
     Parameters

@@ -271,6 +271,11 @@ class RecentWindows:
     history_size : float
         How far back, in multiples of ``pred_len``, cut points may lie.
 
+    Attributes
+    ----------
+    cuts : ndarray of int
+        Each member's current cut point (the row its targets start at).
+
     Examples
     --------
     >>> import numpy as np
@@ -311,7 +316,7 @@ class RecentWindows:
         Returns
         -------
         None
-            The new cut points are in :attr:`cuts`.
+            The new cut points are in ``cuts``.
 
         Examples
         --------
