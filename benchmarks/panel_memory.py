@@ -26,8 +26,10 @@ Output of ``OMP_NUM_THREADS=2 python benchmarks/panel_memory.py`` (the defaults)
 2 min 2 s wall in all. The 325 MiB before the first phase are Python, NumPy and torch.
 The windows cost the joined float32 copy of the rows (170 MiB) where copied windows would
 take 18.9 GiB (every window) or 424 MiB (the 1/50 trained on); the ~780 MiB above the data
-while preparing are mostly the per-member scaling (``_member_statistics``: three float64
-arrays of the whole panel at once, 750 MiB measured alone).
+while preparing were mostly the per-member scaling (``_member_statistics``: three float64
+arrays of the whole panel at once, 750 MiB measured alone). Since it works in chunks of
+4,096 members, a second run (other work sharing the cores, so slower) peaked at 1,192 MiB
+while preparing, 1,234 MiB in the fit and 1,236 MiB in all (docs/results.md has both runs).
 
     calf_sklearn panel memory benchmark, 2026-12-02
     CPU: AMD EPYC (2 logical CPUs), RAM 23.5 GiB, torch 2.13.0+cpu with 2 threads, Python 3.11.7
