@@ -5,6 +5,7 @@ import pytest
 
 pytest.importorskip("distributed", reason="the dask extra: pip install 'calf-sklearn[dask]'")
 
+import os
 import time
 
 import joblib
@@ -18,7 +19,21 @@ from calf_sklearn import CALFForecaster
 GRID = {"feature_weight": [0.01, 0.1], "output_weight": [0.5, 1.0]}
 
 
-def test_grid_search_on_a_local_cluster_matches_the_sequential_search(tmp_path):
+@pytest.fixture
+def environment_restored():
+    """Give the process its environment back afterwards.
+
+    Starting a LocalCluster with worker processes writes OMP_NUM_THREADS=1 (and MKL, OpenBLAS,
+    malloc and hash-seed settings) into this process's os.environ, and leaves them there; later
+    tests' subprocesses would inherit one thread and round differently from this process.
+    """
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_grid_search_on_a_local_cluster_matches_the_sequential_search(tmp_path, environment_restored):
     t = np.arange(240)
     X = np.column_stack([np.sin(t / 6), np.cos(t / 10)]) + 0.1 * np.random.default_rng(0).normal(
         size=(240, 2)
