@@ -22,12 +22,10 @@ def weekly(data_home):
     return load_m4("Weekly", data_home=data_home)
 
 
-@pytest.fixture(scope="module")
-def quick_weekly(data_home, tmp_path_factory, module_env):
-    """Every model of the protocol on all 359 Weekly series, quick, with a tiny random backbone."""
-    folder = tmp_path_factory.mktemp("m4")
-    table = run_m4_benchmark(
-        "M4-Weekly",
+def _quick_weekly_run(group, data_home, folder, verbose):
+    """The quick protocol on the Weekly files with a tiny random backbone, into ``folder``."""
+    return run_m4_benchmark(
+        group,
         data_home=data_home,
         download=False,
         llm=dict(TINY_GPT2),
@@ -35,9 +33,15 @@ def quick_weekly(data_home, tmp_path_factory, module_env):
         quick=True,
         params=TINY,
         output_dir=folder,
-        verbose=0,
+        verbose=verbose,
     )
-    return table, folder
+
+
+@pytest.fixture(scope="module")
+def quick_weekly(data_home, tmp_path_factory, module_env):
+    """Every model of the protocol on all 359 Weekly series, quick, with a tiny random backbone."""
+    folder = tmp_path_factory.mktemp("m4")
+    return _quick_weekly_run("M4-Weekly", data_home, folder, verbose=0), folder
 
 
 def test_every_model_is_scored_on_every_series(quick_weekly, weekly):
@@ -117,17 +121,7 @@ def test_results_files_and_markdown(quick_weekly):
 
 def test_a_second_run_reuses_the_finished_models(quick_weekly, data_home, capsys, module_env):
     table, folder = quick_weekly
-    again = run_m4_benchmark(
-        "m4-weekly",
-        data_home=data_home,
-        download=False,
-        llm=dict(TINY_GPT2),
-        pretrained=False,
-        quick=True,
-        params=TINY,
-        output_dir=folder,
-        verbose=1,
-    )
+    again = _quick_weekly_run("m4-weekly", data_home, folder, verbose=1)  # any spelling of the group
     assert capsys.readouterr().out.count("reusing its result") == len(M4_MODELS)
     pd.testing.assert_frame_equal(again[["model", "smape", "mase"]], table[["model", "smape", "mase"]])
 
