@@ -70,14 +70,18 @@ def main(argv=None):
     parser.add_argument(
         "--quick", action="store_true", help="a smaller model and series (seconds, not minutes)"
     )
+    parser.add_argument("--width", type=int, help="GPT-2 width (default: 64; 32 with --quick)")
+    parser.add_argument("--epochs", type=int, help="epochs per fit (default: 1)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     width, rows, epochs = (32, 600, 1) if args.quick else (64, 1200, 1)
+    # Bigger fits show the steady state; small ones are dominated by starting the workers.
+    width, epochs = args.width or width, args.epochs or epochs
     cache = tempfile.mkdtemp(prefix="calf-threads-")
     model = CALFForecaster(
         pred_len=24,
         seq_len=96,
-        llm={"n_embd": width, "n_layer": 2, "n_head": 4, "vocab_size": 512},
+        llm={"n_embd": width, "n_layer": 2, "n_head": 4, "vocab_size": max(512, width)},
         pretrained=False,
         n_layers=2,
         n_principal_words=min(64, width),
