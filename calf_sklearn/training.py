@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ._atomic import write_atomically
-from .losses import LOSSES
+from .losses import LOSSES, _choose
 from .network import forecast_windows
 
 __all__ = ["Trainer", "TrainingResult", "read_checkpoint", "windows_loss", "windows_mse"]
@@ -138,9 +138,7 @@ class _WindowLoss:
     """Accumulates a loss of :data:`~calf_sklearn.losses.LOSSES` so that batch sizes do not matter."""
 
     def __init__(self, loss_name, period):
-        if loss_name not in LOSSES:
-            raise ValueError(f"loss_name must be one of {', '.join(map(repr, LOSSES))}; got {loss_name!r}.")
-        self.loss, self.period = LOSSES[loss_name], period
+        self.loss, self.period = _choose("loss_name", loss_name, tuple(LOSSES)), period
         self.masked_mean = loss_name in _MASKED_MEANS
         self.total, self.weight = 0.0, 0.0
 
@@ -389,10 +387,7 @@ class Trainer:
         verbose=0,
         validation_metric="mse",
     ):
-        if validation_metric not in LOSSES:
-            raise ValueError(
-                f"validation_metric must be one of {', '.join(map(repr, LOSSES))}; got {validation_metric!r}."
-            )
+        _choose("validation_metric", validation_metric, tuple(LOSSES))
         self.network = network
         self.loss = loss
         self.validation_metric = validation_metric
