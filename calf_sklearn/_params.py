@@ -158,4 +158,5 @@ def check_params(est):
     check_int("max_epochs", est.max_epochs, 1)
     check_int("patience", est.patience, 1)
     check_validation_size(est.validation_size)
+    check_bool("compile", est.compile)
     check_int("verbose", int(est.verbose) if isinstance(est.verbose, bool) else est.verbose, 0)

@@ -150,6 +150,14 @@ def _backbone_label(llm, pretrained, n_layers):
     )
 
 
+def _precision_suffix(calf_params):
+    """The folder-name suffix of a run in reduced precision ('' for float32), so runs do not overwrite."""
+    from .precision import check_precision
+
+    precision = check_precision(calf_params.get("precision", "float32"))
+    return "" if precision == "float32" else f"_{precision}"
+
+
 def _windows_count(n_rows, seq_len, pred_len):
     return max(n_rows - seq_len - pred_len + 1, 0)
 
@@ -490,9 +498,12 @@ def run_benchmark(
         shown = {key: calf_params[key] for key in ZERO_SHOT}
         print(f"[calf] zero-shot {source.name} -> {target.name}: the authors' zero-shot settings {shown}")
     backbone = _backbone_label(llm, pretrained, calf_params.get("n_layers", 6))
+    if _precision_suffix(calf_params):  # CALF in reduced precision: the table says so
+        backbone += f", {_precision_suffix(calf_params)[1:]}"
     name = f"{source.name}" + (f"_to_{target.name}" if target is not source else "")
     name += f"_sl{seq_len}_pl{pred_len}" + (f"_p{percent}" if percent < 100 else "")
     name += ("_pretrained" if pretrained else "_random") + ("_quick" if quick else "")
+    name += _precision_suffix(calf_params)
     run = _Run(
         source.name,
         target.name,

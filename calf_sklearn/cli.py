@@ -148,6 +148,12 @@ def _add_benchmark(subparsers):
     run.add_argument("--no-plot", action="store_true", help="skip forecasts.png")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     run.add_argument(
+        "--precision",
+        choices=_CHOICES["precision"],
+        help="CALF's arithmetic: float32 (default), bfloat16 (mixed, CPU or CUDA) or float16 (mixed, "
+        "CUDA only); runs in another precision keep their own result folders",
+    )
+    run.add_argument(
         "--coverage",
         type=float,
         metavar="C",
@@ -171,6 +177,8 @@ def _benchmark(args):
     params = dict(args.set)
     if args.max_epochs is not None:
         params["max_epochs"] = args.max_epochs
+    if args.precision is not None:
+        params["precision"] = args.precision
     tables = []
     try:
         for pred_len in args.pred_len or [None]:
@@ -251,7 +259,11 @@ def _scaling(text):
 
 _TYPES = {"random_state": int, "validation_size": _number, "lora_alpha": _number, "scaling": _scaling}
 # Parameters with a fixed set of values (the losses get theirs from calf_sklearn.losses).
-_CHOICES = {"window_sampling": ["sliding", "recent"], "scaling": ["standard", None]}
+_CHOICES = {
+    "window_sampling": ["sliding", "recent"],
+    "scaling": ["standard", None],
+    "precision": ["float32", "bfloat16", "float16"],
+}
 # Short placeholders in --help; other options show their upper-cased name.
 _METAVARS = {int: "N", float: "X", _number: "X"}
 # Help for parameters whose docstring speaks of what only Python can pass (objects, fit's X_val).

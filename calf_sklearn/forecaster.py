@@ -119,6 +119,24 @@ class CALFForecaster(_WindowForecaster):
         ``fit`` is given ``X_val``.
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    precision : {"float32", "bfloat16", "float16"}, default="float32"
+        Arithmetic of training and forecasting (:mod:`calf_sklearn.precision`).
+        ``"bfloat16"`` trains with torch's autocast (float32 weights and
+        optimiser state) and forecasts with bfloat16 weights, which also
+        halves the saved model; fast on GPUs from Ampere on and on CPUs with
+        AMX or AVX512-BF16, slower than float32 elsewhere (a warning says so).
+        ``"float16"``: the same with a gradient scaler, CUDA only. PyTorch
+        Lightning's names (``"bf16-mixed"``, ``"16-mixed"``, ``"32-true"``)
+        are accepted. Window statistics stay float32 in every precision.
+    compile : bool, default=False
+        Forecast with the network compiled by ``torch.compile`` (weights frozen
+        into the compiled code, batches padded to ``batch_size`` so that one
+        graph serves all). The first forecast pays the compilation (tens of
+        seconds on a CPU), so it pays off when one fitted model forecasts many
+        windows (docs/performance.md gives the break-even). Never pickled;
+        where compilation fails, forecasting falls back to the plain network
+        with a warning. It can be switched on after fitting or loading with
+        ``set_params(compile=True)``.
     cache_dir : str or path-like, default=None
         Folder of the principal-word cache; ``None`` uses
         ``$CALF_SKLEARN_CACHE`` or the platform's user cache folder.
@@ -228,6 +246,8 @@ class CALFForecaster(_WindowForecaster):
         patience=5,
         validation_size=0.2,
         device="auto",
+        precision="float32",
+        compile=False,
         cache_dir=None,
         random_state=None,
         verbose=0,
@@ -264,6 +284,8 @@ class CALFForecaster(_WindowForecaster):
         self.patience = patience
         self.validation_size = validation_size
         self.device = device
+        self.precision = precision
+        self.compile = compile
         self.cache_dir = cache_dir
         self.random_state = random_state
         self.verbose = verbose
@@ -363,7 +385,7 @@ class CALFForecaster(_WindowForecaster):
         import hashlib
 
         # None of these changes the training itself.
-        ignored = {"verbose", "device", "cache_dir", "max_epochs", "interval_method"}
+        ignored = {"verbose", "device", "cache_dir", "max_epochs", "interval_method", "compile"}
         params = {k: repr(v) for k, v in sorted(self.get_params().items()) if k not in ignored}
         digest = hashlib.sha256()
         for part in [*prepared.members, *(prepared.validation_parts or [])]:
@@ -394,12 +416,14 @@ class CALFForecaster(_WindowForecaster):
         from .backbone import backbone_config, load_backbone
         from .losses import CALFLoss
         from .network import CALFNetwork
+        from .precision import resolve_precision
         from .training import Trainer
         from .vocabulary import cached_principal_word_embeddings
 
         _params.check_params(self)
         self._check_backbone_source()
         device = _params.resolve_device(self.device)
+        precision = resolve_precision(self.precision, device)
         prepared = self._prepare_fit(X, X_val, self.window_stride)
         config = backbone_config(self.llm, revision=self.revision, local_files_only=self.local_files_only)
         self._check_backbone_fits(config, self.n_features_in_)
@@ -462,6 +486,7 @@ class CALFForecaster(_WindowForecaster):
                 generator=torch.Generator().manual_seed(seed),
                 verbose=int(self.verbose),
                 validation_metric=self.task_loss if scale_free else "mse",
+                precision=precision,
             )
             result = trainer.fit(
                 prepared.train,
@@ -470,7 +495,9 @@ class CALFForecaster(_WindowForecaster):
                 resume=resume,
                 metadata={"fingerprint": fingerprint, "seed": seed},
             )
-        self.module_ = network.strip_for_inference().eval()
+        # LoRA is merged in float32 first; only the merged weights are rounded.
+        self.module_ = network.strip_for_inference().to(precision.dtype).eval()
+        self.__dict__.pop("_compiled_forecast", None)  # compiled for the previous network
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.training_interrupted_ = result.interrupted
@@ -484,13 +511,28 @@ class CALFForecaster(_WindowForecaster):
     def _forecast_scaled(self, windows):
         from .network import forecast_windows
 
-        return forecast_windows(self.module_, windows, self.batch_size, self.device_)
+        return forecast_windows(
+            self.module_, windows, self.batch_size, self.device_, forward=self._compiled_forward()
+        )
+
+    def _compiled_forward(self):
+        """The compiled forecast of ``module_`` when ``compile`` is on (built once), else ``None``."""
+        if not _params.check_bool("compile", self.compile):
+            return None
+        from .compiled import CompiledForecast
+
+        compiled = self.__dict__.get("_compiled_forecast")
+        if compiled is None or compiled.network is not self.module_ or compiled.batch_size != self.batch_size:
+            compiled = CompiledForecast(self.module_, self.batch_size)
+            self._compiled_forecast = compiled
+        return compiled
 
     # ------------------------------------------------------------ persistence
 
     def __getstate__(self):
         # A copy: BaseEstimator may hand back the live __dict__.
         state = dict(super().__getstate__())
+        state.pop("_compiled_forecast", None)  # compiled code is tied to this process
         state["_calf_sklearn_version"] = __version__
         if "module_" in state:
             state["module_"] = {
@@ -505,6 +547,7 @@ class CALFForecaster(_WindowForecaster):
         payload = state.get("module_")
         if isinstance(payload, dict):
             from .network import CALFNetwork
+            from .precision import place_network
 
             saved_format = payload.get("artifact_format")
             if saved_format != ARTIFACT_FORMAT:
@@ -516,6 +559,6 @@ class CALFForecaster(_WindowForecaster):
                 )
             device = _params.saved_device(state.get("device_", "cpu"))
             state = dict(state)
-            state["module_"] = CALFNetwork.from_export(payload).to(device)
+            state["module_"] = place_network(CALFNetwork.from_export(payload), device)
             state["device_"] = device
         super().__setstate__(state)

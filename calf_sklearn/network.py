@@ -306,11 +306,14 @@ class CALFNetwork(nn.Module):
         return self.head.out_features
 
     def _time_tokens(self, x):
+        # The statistics stay in the input's precision (float32) whatever the
+        # weights' dtype: a bfloat16 mean of raw values would be off by units.
         x, mean, std = _normalise(x)
+        x = x.to(self.input_projection.weight.dtype)
         return self.encoder(self.input_projection(x.transpose(1, 2))), mean, std
 
     def _forecast(self, hidden, mean, std):
-        return self.head(hidden).transpose(1, 2) * std + mean
+        return self.head(hidden).to(mean.dtype).transpose(1, 2) * std + mean
 
     def forward(self, x):
         """Forecast with the temporal branch alone (inference and validation).
@@ -573,7 +576,7 @@ class CALFNetwork(nn.Module):
         return network.requires_grad_(False).eval()
 
 
-def forecast_windows(network, windows, batch_size, device):
+def forecast_windows(network, windows, batch_size, device, *, precision=None, forward=None):
     """Forecast a stack of look-back windows in batches, without gradients.
 
     Parameters
@@ -586,6 +589,12 @@ def forecast_windows(network, windows, batch_size, device):
         Windows per forward pass.
     device : torch.device
         Where the network lives.
+    precision : calf_sklearn.precision.Precision, default=None
+        Run under its autocast (validation of a mixed-precision fit, whose
+        weights are still float32); ``None`` runs in the weights' dtype.
+    forward : callable, default=None
+        What maps a batch tensor on ``device`` to its forecast, e.g. a
+        compiled copy of ``network``; ``None`` calls ``network``.
 
     Returns
     -------
@@ -603,20 +612,24 @@ def forecast_windows(network, windows, batch_size, device):
     >>> forecast_windows(net, windows, batch_size=4, device=torch.device("cpu")).shape
     (10, 8, 3)
     """
+    import contextlib
+
     import numpy as np
 
+    from ._transfer import to_device
+
+    forward = network if forward is None else forward
+    autocast = precision.autocast() if precision is not None else contextlib.nullcontext()
     was_training = network.training
     network.eval()
     out = []
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast:
             for start in range(0, len(windows), batch_size):
                 # Contiguous float32 whatever the caller's layout: the same
                 # values then take the same kernels and give the same bits.
-                batch = torch.from_numpy(
-                    np.ascontiguousarray(windows[start : start + batch_size], dtype=np.float32)
-                )
-                out.append(network(batch.to(device)).float().cpu().numpy())
+                batch = to_device(windows[start : start + batch_size], device)
+                out.append(forward(batch).float().cpu().numpy())
     finally:
         network.train(was_training)
     if not out:

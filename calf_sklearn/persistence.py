@@ -147,6 +147,7 @@ def load_forecaster(path, *, device=None):
     from . import _params
     from .forecaster import CALFForecaster
     from .network import CALFNetwork
+    from .precision import place_network
 
     path = Path(path)
     if not path.is_file():
@@ -162,7 +163,7 @@ def load_forecaster(path, *, device=None):
     forecaster = CALFForecaster(**_decode_params(header["params"]))
     module = {key[len("module.") :]: value for key, value in tensors.items() if key.startswith("module.")}
     payload = {**header["module"], "state_dict": module}
-    forecaster.module_ = CALFNetwork.from_export(payload).to(target)
+    forecaster.module_ = place_network(CALFNetwork.from_export(payload), target)
     forecaster.device_ = target
     for name in _PLAIN:
         setattr(forecaster, name, header["fitted"][name])

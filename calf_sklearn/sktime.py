@@ -89,7 +89,7 @@ class CALFSktimeForecaster(BaseForecaster):
         As in :class:`~calf_sklearn.CALFForecaster`.
     seasonal_period, interval_method, max_epochs, patience, validation_size : see CALFForecaster
         As in :class:`~calf_sklearn.CALFForecaster`.
-    device, cache_dir, random_state, verbose : see CALFForecaster
+    device, precision, compile, cache_dir, random_state, verbose : see CALFForecaster
         As in :class:`~calf_sklearn.CALFForecaster`.
 
     Attributes
@@ -178,6 +178,8 @@ class CALFSktimeForecaster(BaseForecaster):
         patience=5,
         validation_size=0.2,
         device="auto",
+        precision="float32",
+        compile=False,
         cache_dir=None,
         random_state=None,
         verbose=0,
@@ -214,6 +216,8 @@ class CALFSktimeForecaster(BaseForecaster):
         self.patience = patience
         self.validation_size = validation_size
         self.device = device
+        self.precision = precision
+        self.compile = compile
         self.cache_dir = cache_dir
         self.random_state = random_state
         self.verbose = verbose

@@ -23,8 +23,10 @@ import torch
 from tqdm.auto import tqdm
 
 from ._atomic import write_atomically
+from ._transfer import to_device
 from .losses import LOSSES, _choose
-from .network import forecast_windows
+from .network import CALFOutputs, forecast_windows
+from .precision import Precision
 
 __all__ = ["Trainer", "TrainingResult", "read_checkpoint", "windows_loss", "windows_mse"]
 
@@ -99,11 +101,28 @@ def _unpack(batch):
     )
 
 
-def _forecast_batches(network, data, batch_size, device):
+def _forecast_batches(network, data, batch_size, device, precision=None):
     """Yield ``(x, y, mask, forecast)`` for consecutive batches of every window of ``data``."""
     for start in range(0, len(data), batch_size):
         x, y, mask = _unpack(data.batch(np.arange(start, min(start + batch_size, len(data)))))
-        yield x, y, mask, forecast_windows(network, x, batch_size, device)
+        yield x, y, mask, forecast_windows(network, x, batch_size, device, precision=precision)
+
+
+def _as_float32(outputs):
+    """The network's outputs with every tensor float32, so that the loss is computed in float32."""
+
+    def up(tensor):
+        return tensor if tensor is None or tensor.dtype == torch.float32 else tensor.float()
+
+    def up_all(tensors):
+        return None if tensors is None else [up(t) for t in tensors]
+
+    return CALFOutputs(
+        up(outputs.forecast),
+        up(outputs.textual_forecast),
+        up_all(outputs.features),
+        up_all(outputs.textual_features),
+    )
 
 
 class _SquaredError:
@@ -159,7 +178,7 @@ class _WindowLoss:
         return self.total / self.weight
 
 
-def windows_loss(network, data, batch_size, device, loss_name, period=1):
+def windows_loss(network, data, batch_size, device, loss_name, period=1, precision=None):
     """A loss of :data:`~calf_sklearn.losses.LOSSES` over every window of ``data``, in eval mode.
 
     Each batch's loss (with the batch's look-backs as ``context`` and its
@@ -183,6 +202,8 @@ def windows_loss(network, data, batch_size, device, loss_name, period=1):
         A name of :data:`~calf_sklearn.losses.LOSSES`, e.g. ``"smape"`` or ``"mase"``.
     period : int, default=1
         Seasonal lag of ``"mase"``'s scale.
+    precision : Precision, default=None
+        Forecast under its autocast (see :func:`~calf_sklearn.network.forecast_windows`).
 
     Returns
     -------
@@ -211,12 +232,12 @@ def windows_loss(network, data, batch_size, device, loss_name, period=1):
     True
     """
     score = _WindowLoss(loss_name, period)
-    for x, y, mask, forecast in _forecast_batches(network, data, batch_size, device):
+    for x, y, mask, forecast in _forecast_batches(network, data, batch_size, device, precision):
         score.add(forecast, y, mask, x)
     return score.mean()
 
 
-def windows_mse(network, data, batch_size, device):
+def windows_mse(network, data, batch_size, device, precision=None):
     """Mean squared error of ``network`` over every window of ``data``, in eval mode.
 
     Parameters
@@ -229,6 +250,8 @@ def windows_mse(network, data, batch_size, device):
         Windows per forward pass.
     device : torch.device
         Where the network lives.
+    precision : Precision, default=None
+        Forecast under its autocast (see :func:`~calf_sklearn.network.forecast_windows`).
 
     Returns
     -------
@@ -255,7 +278,7 @@ def windows_mse(network, data, batch_size, device):
     True
     """
     error = _SquaredError()
-    for _, y, mask, forecast in _forecast_batches(network, data, batch_size, device):
+    for _, y, mask, forecast in _forecast_batches(network, data, batch_size, device, precision):
         error.add(forecast, y, mask)
     return error.mean()
 
@@ -343,6 +366,12 @@ class Trainer:
         :data:`~calf_sklearn.losses.LOSSES` (e.g. ``"smape"``, ``"mase"``,
         with the loss's ``period``), averaged over the validation windows
         (see :func:`windows_loss`).
+    precision : Precision, default=None
+        Mixed precision (:mod:`calf_sklearn.precision`): the forward passes
+        of training and validation run under its autocast, the loss in
+        float32, and for float16 the backward pass through a gradient
+        scaler; the weights and the optimisers' state stay float32.
+        ``None``: float32 on ``device``.
 
     Raises
     ------
@@ -386,6 +415,7 @@ class Trainer:
         generator,
         verbose=0,
         validation_metric="mse",
+        precision=None,
     ):
         _choose("validation_metric", validation_metric, tuple(LOSSES))
         self.network = network
@@ -397,6 +427,8 @@ class Trainer:
         self.device = device
         self.generator = generator
         self.verbose = verbose
+        self.precision = precision if precision is not None else Precision("float32", device.type)
+        self.scaler = self.precision.grad_scaler()
         self.optimizer = torch.optim.Adam(network.main_parameters(), lr=learning_rate, betas=_BETAS)
         projections = network.projection_parameters() if loss.needs_features else []
         self.projection_optimizer = (
@@ -416,7 +448,7 @@ class Trainer:
                 parameters[name].copy_(value)
 
     def _to_device(self, array):
-        return torch.from_numpy(array).to(self.device, non_blocking=True)
+        return to_device(array, self.device)
 
     def train_step(self, x, y, mask=None):
         """One optimisation step on a batch; returns the loss terms.
@@ -459,17 +491,20 @@ class Trainer:
         >>> torch.equal(net.head.weight, before)  # the step moved the weights
         False
         """
-        outputs = self.network.forward_train(
-            x, textual=self.loss.needs_textual, features=self.loss.needs_features
-        )
-        total, terms = self.loss(outputs, y, context=x, mask=mask)
+        with self.precision.autocast():
+            outputs = self.network.forward_train(
+                x, textual=self.loss.needs_textual, features=self.loss.needs_features
+            )
+        total, terms = self.loss(_as_float32(outputs), y, context=x, mask=mask)
         self.optimizer.zero_grad(set_to_none=True)
         if self.projection_optimizer is not None:
             self.projection_optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        self.optimizer.step()
+        # A disabled scaler (every precision but float16) passes these through.
+        self.scaler.scale(total).backward()
+        self.scaler.step(self.optimizer)
         if self.projection_optimizer is not None:
-            self.projection_optimizer.step()
+            self.scaler.step(self.projection_optimizer)
+        self.scaler.update()
         terms["train_loss"] = float(total.detach())
         return terms
 
@@ -575,7 +610,7 @@ class Trainer:
         >>> trainer.validation_mse(data) == windows_mse(net, data, 16, torch.device("cpu"))
         True
         """
-        return windows_mse(self.network, data, self.batch_size, self.device)
+        return windows_mse(self.network, data, self.batch_size, self.device, self.precision)
 
     def validation_scores(self, data):
         """The validation record of an epoch: ``val_mse`` and, if it differs, ``val_<metric>``.
@@ -618,7 +653,8 @@ class Trainer:
         if metric == "mse":
             return {"val_mse": self.validation_mse(data)}
         error, score = _SquaredError(), _WindowLoss(metric, getattr(self.loss, "period", 1))
-        for x, y, mask, forecast in _forecast_batches(self.network, data, self.batch_size, self.device):
+        batches = _forecast_batches(self.network, data, self.batch_size, self.device, self.precision)
+        for x, y, mask, forecast in batches:
             error.add(forecast, y, mask)
             score.add(forecast, y, mask, x)
         return {"val_mse": error.mean(), f"val_{metric}": score.mean()}
@@ -645,6 +681,7 @@ class Trainer:
                 self.projection_optimizer.state_dict() if self.projection_optimizer is not None else None
             ),
             "scheduler": self.scheduler.state_dict(),
+            "grad_scaler": self.scaler.state_dict(),
             "history": result.history,
             "best_epoch": result.best_epoch,
             # The best validation score (of validation_metric; the key keeps
@@ -661,6 +698,8 @@ class Trainer:
         if self.projection_optimizer is not None and state["projection_optimizer"] is not None:
             self.projection_optimizer.load_state_dict(state["projection_optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        if state.get("grad_scaler"):  # empty for a disabled scaler, absent in older checkpoints
+            self.scaler.load_state_dict(state["grad_scaler"])
         self._set_rng_states(state)
 
     def fit(self, train, validation=None, *, checkpoint=None, resume=None, metadata=None):
