@@ -360,7 +360,7 @@ def place_network(network, device):
         return network.to(device=device, dtype=torch.float32)
     if dtype == torch.bfloat16 and not has_native_bfloat16(device):
         warnings.warn(
-            f"This forecaster forecasts in bfloat16, which this CPU emulates (no AVX512-BF16 or AMX): "
+            "This forecaster forecasts in bfloat16, which this CPU emulates (no AVX512-BF16 or AMX): "
             "it runs slower here than a float32 one would.",
             ReducedPrecisionWarning,
             stacklevel=3,
