@@ -171,6 +171,25 @@ def test_changed_settings_start_the_run_over(data_home, tmp_path):
     assert table.model.iloc[0] == "naive (last value)"
 
 
+def test_a_run_in_another_precision_keeps_its_own_folder_and_says_so(data_home, tmp_path, capsys):
+    import torch
+
+    from calf_sklearn.precision import has_native_bfloat16
+
+    quick(data_home, tmp_path, models=("naive",))
+    argv = ["benchmark", "--dataset", "ETTh1", "--data-home", str(data_home), "--backbone-config"]
+    argv += [json.dumps(TINY), "--quick", "--max-epochs", "1", "--set", "n_layers=2", "--set"]
+    argv += ["n_principal_words=16", "--models", "calf", "--precision", "bfloat16", "--no-plot", "-q"]
+    assert main([*argv, "--output-dir", str(tmp_path)]) == 0
+    assert (tmp_path / "ETTh1_sl96_pl96_random_quick" / "naive.json").exists()  # untouched
+    table = pd.read_csv(tmp_path / "ETTh1_sl96_pl96_random_quick_bfloat16" / "results.csv")
+    assert table.backbone.iloc[0].endswith(", bfloat16")
+    out, err = capsys.readouterr()
+    assert "'precision': 'bfloat16'" in out
+    # Where bfloat16 is emulated the user is told it is slower, once.
+    assert err.count("without AVX512-BF16 or AMX") == (0 if has_native_bfloat16(torch.device("cpu")) else 1)
+
+
 def test_a_new_epoch_cap_reruns_calf_alone(data_home, tmp_path, monkeypatch):
     quick(data_home, tmp_path, models=("naive", "calf"))
     monkeypatch.setattr(NaiveForecaster, "fit", lambda *a, **k: pytest.fail("naive refitted"))
