@@ -209,7 +209,29 @@ def _hardware(device):
 
     import torch
 
-    return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
+    return f"{_cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
+
+
+# The instruction sets that decide float32 and bfloat16 speed.
+_SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+def _cpu_model():
+    """The CPU's model name and its speed-relevant flags (Linux), else what platform knows."""
+    from .precision import _cpu_flags
+
+    name = None
+    try:
+        with open("/proc/cpuinfo") as info:
+            name = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), None)
+    except OSError:
+        pass
+    name = name or f"{platform.processor() or platform.machine()} CPU"
+    known = _cpu_flags()
+    if not known:  # no /proc/cpuinfo: say nothing rather than something wrong
+        return name
+    flags = [flag for flag in _SPEED_FLAGS if flag in known]
+    return f"{name} ({' '.join(flags) or 'none of ' + ', '.join(_SPEED_FLAGS)})"
 
 
 _NOT_IN_KEY = ("verbose", "device", "max_epochs")
