@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from ._transfer import to_device
 from .training import windows_mse
 
 __all__ = ["DLinearNetwork", "train_dlinear"]
@@ -198,7 +199,7 @@ def train_dlinear(
         total = 0.0
         for start in range(0, len(order), batch_size):
             x, y = train.batch(order[start : start + batch_size])
-            x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+            x, y = to_device(x, device), to_device(y, device)
             loss = F.mse_loss(network(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
