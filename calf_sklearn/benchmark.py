@@ -223,7 +223,9 @@ def _cpu_model():
     name = None
     try:
         with open("/proc/cpuinfo") as info:
-            name = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), None)
+            name = next(
+                (line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), None
+            )
     except OSError:
         pass
     name = name or f"{platform.processor() or platform.machine()} CPU"

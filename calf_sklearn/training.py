@@ -370,7 +370,9 @@ class Trainer:
         Mixed precision (:mod:`calf_sklearn.precision`): the forward passes
         of training and validation run under its autocast, the loss in
         float32, and for float16 the backward pass through a gradient
-        scaler; the weights and the optimisers' state stay float32.
+        scaler; the trained weights and the optimisers' state stay float32,
+        the frozen backbone matrices are held in the lower precision
+        (:meth:`~calf_sklearn.network.CALFNetwork.hold_frozen_matrices_in`).
         ``None``: float32 on ``device``.
 
     Raises
@@ -429,6 +431,8 @@ class Trainer:
         self.verbose = verbose
         self.precision = precision if precision is not None else Precision("float32", device.type)
         self.scaler = self.precision.grad_scaler()
+        if self.precision.mixed and hasattr(network, "hold_frozen_matrices_in"):
+            network.hold_frozen_matrices_in(self.precision.dtype)
         self.optimizer = torch.optim.Adam(network.main_parameters(), lr=learning_rate, betas=_BETAS)
         projections = network.projection_parameters() if loss.needs_features else []
         self.projection_optimizer = (

@@ -171,8 +171,12 @@ def test_mixed_precision_training_keeps_float32_master_weights_and_state():
     before = {n: p.detach().clone() for n, p in network.named_parameters() if p.requires_grad}
     terms = trainer.train_step(torch.from_numpy(x), torch.from_numpy(y))
     assert np.isfinite(terms["train_loss"])
-    assert all(p.dtype == torch.float32 for p in network.parameters())
-    assert all(p.grad is None or p.grad.dtype == torch.float32 for p in network.parameters())
+    trained = [p for p in network.parameters() if p.requires_grad]
+    assert all(p.dtype == torch.float32 and p.grad.dtype == torch.float32 for p in trained)
+    frozen = [p for p in network.parameters() if not p.requires_grad]
+    # Frozen matrices need no float32 master copy; frozen vectors (LayerNorms, biases) keep float32.
+    assert {p.dtype for p in frozen if p.ndim == 2} == {torch.bfloat16}
+    assert {p.dtype for p in frozen if p.ndim == 1} == {torch.float32}
     state = [s for group in trainer.optimizer.state.values() for s in group.values() if torch.is_tensor(s)]
     assert state and all(s.dtype == torch.float32 for s in state if s.is_floating_point())
     moved = [n for n, p in network.named_parameters() if p.requires_grad and not torch.equal(p, before[n])]
@@ -310,3 +314,25 @@ def test_precision_is_part_of_a_checkpoints_identity(tmp_path):
 def test_bad_precision_is_refused_before_any_work():
     with pytest.raises(ValueError, match="precision='float8' is not one of"):
         CALFForecaster(**tiny(precision="float8")).fit(series(120))
+
+
+def test_frozen_matrices_held_in_bfloat16_give_the_products_autocast_gives():
+    """Holding the frozen matrices in bfloat16 changes memory, not the training step."""
+    results = []
+    for hold in (False, True):
+        network = tiny_network()
+        trainer = trainer_for(network, Precision("bfloat16", "cpu"))
+        if not hold:  # undo what the trainer did: plain autocast over float32 weights
+            for parameter in network.parameters():
+                parameter.data = parameter.data.float()
+        frozen = [p for p in network.parameters() if not p.requires_grad and p.ndim == 2]
+        assert {p.dtype for p in frozen} == {torch.bfloat16 if hold else torch.float32}
+        x, y = windows().batch(np.arange(8))
+        results.append(trainer.train_step(torch.from_numpy(x), torch.from_numpy(y)))
+    assert results[0] == results[1]
+
+
+def test_stripping_merges_lora_in_float32():
+    network = tiny_network().hold_frozen_matrices_in(torch.bfloat16)
+    network.strip_for_inference()
+    assert {p.dtype for p in network.parameters()} == {torch.float32}
