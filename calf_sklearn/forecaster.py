@@ -416,7 +416,7 @@ class CALFForecaster(_WindowForecaster):
         from .backbone import backbone_config, load_backbone
         from .losses import CALFLoss
         from .network import CALFNetwork
-        from .precision import resolve_precision
+        from .precision import place_network, resolve_precision
         from .training import Trainer
         from .vocabulary import cached_principal_word_embeddings
 
@@ -496,7 +496,8 @@ class CALFForecaster(_WindowForecaster):
                 metadata={"fingerprint": fingerprint, "seed": seed},
             )
         # LoRA is merged in float32 first; only the merged weights are rounded.
-        self.module_ = network.strip_for_inference().to(precision.dtype).eval()
+        stripped = network.strip_for_inference().to(precision.dtype).eval()
+        self.module_ = place_network(stripped, device, warn=False)  # resolve_precision has warned
         self.__dict__.pop("_compiled_forecast", None)  # compiled for the previous network
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch

@@ -491,6 +491,39 @@ class CALFNetwork(nn.Module):
                 parameter.data = parameter.data.to(dtype)
         return self
 
+    def store_matrices_transposed(self):
+        """Store GPT-2's weight matrices (kept as (in, out)) in the transposed memory layout.
+
+        The values and the forecasts' shapes do not change; only which of the
+        CPU's matrix-product kernels runs does. Where a CPU has no bfloat16
+        instructions, torch's fallback kernel multiplies by a bfloat16
+        (in, out) matrix about 10x slower than by the same matrix stored
+        transposed (measured on an AVX2 CPU, docs/performance.md);
+        :func:`~calf_sklearn.precision.place_network` calls this there.
+
+        Returns
+        -------
+        self : CALFNetwork
+
+        Examples
+        --------
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+        >>> net = CALFNetwork(backbone, seq_len=8, pred_len=4).strip_for_inference().eval()
+        >>> x = torch.randn(3, 8, 2)
+        >>> before = net(x)
+        >>> weight = net.store_matrices_transposed().temporal.h[0].attn.c_attn.weight
+        >>> weight.shape, weight.is_contiguous(), torch.equal(net(x), before)
+        (torch.Size([16, 48]), False, True)
+        """
+        from transformers.pytorch_utils import Conv1D
+
+        for module in self.modules():
+            if isinstance(module, Conv1D) and module.weight.is_contiguous():
+                module.weight.data = module.weight.data.t().contiguous().t()
+        return self
+
     def strip_for_inference(self):
         """Drop everything only training needs and merge LoRA into the weights.
 

@@ -308,19 +308,25 @@ def resolve_precision(value, device):
     return Precision(name, device.type)
 
 
-def place_network(network, device):
-    """Move an inference network to ``device`` in a dtype that runs there.
+def place_network(network, device, *, warn=True):
+    """Move an inference network to ``device`` in a dtype and layout that run well there.
 
     A float16 network (trained on CUDA) moved to a CPU is converted to float32,
     with a warning: every float16 value is exactly a float32, so only the
     arithmetic changes, and forecasts may differ from the GPU's in the last
-    digits. Likewise a bfloat16 network on a GPU without bfloat16.
+    digits. Likewise a bfloat16 network on a GPU without bfloat16. A bfloat16
+    network on a CPU that emulates bfloat16 stores its matrices in the layout
+    the emulation multiplies fastest (the network's
+    ``store_matrices_transposed``, where it has one).
 
     Parameters
     ----------
     network : torch.nn.Module
         An inference network (all of whose floating weights share one dtype).
     device : torch.device
+    warn : bool, default=True
+        Warn that bfloat16 is emulated here (``False`` where the caller has
+        already said so).
 
     Returns
     -------
@@ -358,11 +364,15 @@ def place_network(network, device):
             stacklevel=3,
         )
         return network.to(device=device, dtype=torch.float32)
+    network = network.to(device)
     if dtype == torch.bfloat16 and not has_native_bfloat16(device):
-        warnings.warn(
-            "This forecaster forecasts in bfloat16, which this CPU emulates (no AVX512-BF16 or AMX): "
-            "it runs slower here than a float32 one would.",
-            ReducedPrecisionWarning,
-            stacklevel=3,
-        )
-    return network.to(device)
+        if warn:
+            warnings.warn(
+                "This forecaster forecasts in bfloat16, which this CPU emulates (no AVX512-BF16 or AMX): "
+                "it runs slower here than a float32 one would.",
+                ReducedPrecisionWarning,
+                stacklevel=3,
+            )
+        if hasattr(network, "store_matrices_transposed"):
+            network.store_matrices_transposed()
+    return network

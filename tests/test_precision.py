@@ -336,3 +336,18 @@ def test_stripping_merges_lora_in_float32():
     network = tiny_network().hold_frozen_matrices_in(torch.bfloat16)
     network.strip_for_inference()
     assert {p.dtype for p in network.parameters()} == {torch.float32}
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_emulated_bfloat16_stores_the_matrices_in_the_fast_layout(monkeypatch, native):
+    monkeypatch.setattr(precision_module, "has_native_bfloat16", lambda device: native)
+    network = tiny_network().strip_for_inference().eval()
+    x = torch.randn(4, 8, 2)
+    half = copy.deepcopy(network).to(torch.bfloat16)
+    with torch.inference_mode():
+        expected = half(x)
+    placed = place_network(half, CPU, warn=False)
+    weight = placed.temporal.h[0].mlp.c_fc.weight
+    assert weight.is_contiguous() == native
+    with torch.inference_mode():
+        np.testing.assert_allclose(placed(x).numpy(), expected.numpy(), atol=0.05)
