@@ -200,10 +200,24 @@ class Precision:
 
     @property
     def dtype(self):
+        """The torch dtype of the arithmetic.
+
+        Examples
+        --------
+        >>> Precision("float16", "cuda").dtype
+        torch.float16
+        """
         return _DTYPES[self.name]
 
     @property
     def mixed(self):
+        """Whether training runs under autocast (every precision but float32).
+
+        Examples
+        --------
+        >>> Precision("float32", "cpu").mixed, Precision("bfloat16", "cpu").mixed
+        (False, True)
+        """
         return self.name != "float32"
 
     def autocast(self):
