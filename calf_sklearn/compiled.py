@@ -86,17 +86,23 @@ class CompiledForecast:
         if self.failure is not None:
             return self.network(batch)
         padded = self._pad(batch)
+        if self._compiled is not None:
+            # Compiled and run once already: an error now is the batch's, not the compiler's.
+            return self._compiled(padded)[: len(batch)]
         try:
-            if self._compiled is None:
-                self._compiled = torch.compile(self.network, dynamic=False, options=_OPTIONS)
-            out = self._compiled(padded)
-        except Exception as error:  # noqa: BLE001 - any compiler failure means: run uncompiled
+            compiled = torch.compile(self.network, dynamic=False, options=_OPTIONS)
+            out = compiled(padded)  # compiles
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except Exception as error:  # noqa: BLE001 - any failure to compile means: run uncompiled
             self.failure = f"{type(error).__name__}: {str(error).strip().splitlines()[0][:300]}"
             warnings.warn(
                 f"torch.compile failed here ({self.failure}); forecasting with the uncompiled network "
-                "instead (same forecasts, without the speed-up). Pass compile=False to skip the attempt.",
+                "instead (the same forecasts up to float rounding, without the speed-up). Pass "
+                "compile=False to skip the attempt.",
                 CompileFallbackWarning,
                 stacklevel=4,
             )
             return self.network(batch)
+        self._compiled = compiled
         return out[: len(batch)]

@@ -384,9 +384,13 @@ class CALFForecaster(_WindowForecaster):
         """What identifies a fit, so that a checkpoint is resumed only by the same fit."""
         import hashlib
 
+        from .precision import check_precision
+
         # None of these changes the training itself.
         ignored = {"verbose", "device", "cache_dir", "max_epochs", "interval_method", "compile"}
         params = {k: repr(v) for k, v in sorted(self.get_params().items()) if k not in ignored}
+        # Another name of the same precision ("bf16-mixed", "bfloat16") is the same fit.
+        params["precision"] = repr(check_precision(self.precision))
         digest = hashlib.sha256()
         for part in [*prepared.members, *(prepared.validation_parts or [])]:
             digest.update(np.ascontiguousarray(part).tobytes())
@@ -495,7 +499,8 @@ class CALFForecaster(_WindowForecaster):
                 resume=resume,
                 metadata={"fingerprint": fingerprint, "seed": seed},
             )
-        # LoRA is merged in float32 first; only the merged weights are rounded.
+        # LoRA is merged in float32, into the frozen weights training saw
+        # (held in the training precision), and the sum is rounded once.
         stripped = network.strip_for_inference().to(precision.dtype).eval()
         self.module_ = place_network(stripped, device, warn=False)  # resolve_precision has warned
         self.__dict__.pop("_compiled_forecast", None)  # compiled for the previous network

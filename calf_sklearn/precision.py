@@ -78,9 +78,10 @@ def check_precision(value):
 
     Parameters
     ----------
-    value : str or int
-        ``"float32"``, ``"bfloat16"``, ``"float16"``, or a PyTorch Lightning
-        name (``"32-true"``, ``"bf16-mixed"``, ``"16-mixed"``, ``32``, ``16``...).
+    value : str, int or torch.dtype
+        ``"float32"``, ``"bfloat16"``, ``"float16"`` (in any case), a PyTorch
+        Lightning name (``"32-true"``, ``"bf16-mixed"``, ``"16-mixed"``,
+        ``32``, ``16``...) or the torch dtype itself.
 
     Returns
     -------
@@ -94,16 +95,21 @@ def check_precision(value):
 
     Examples
     --------
-    >>> check_precision("bf16-mixed"), check_precision(32)
-    ('bfloat16', 'float32')
+    >>> check_precision("bf16-mixed"), check_precision(32), check_precision(torch.float16)
+    ('bfloat16', 'float32', 'float16')
     >>> check_precision("bf16-true")
     Traceback (most recent call last):
     ...
     ValueError: precision='bf16-true' keeps the weights themselves in half precision, which calf-sklearn does not offer: pass 'bfloat16' (bfloat16 arithmetic, float32 weights and optimiser state).
     """
-    if isinstance(value, str) and value in PRECISIONS:
-        return value
-    key = str(value).lower() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    if isinstance(value, torch.dtype):
+        key = str(value).removeprefix("torch.")
+    elif isinstance(value, (str, int)) and not isinstance(value, bool):
+        key = str(value).lower()
+    else:
+        key = None
+    if key in PRECISIONS:
+        return key
     if key in _ALIASES:
         return _ALIASES[key]
     if key in _HALF_MASTER:
@@ -114,7 +120,8 @@ def check_precision(value):
             else f"precision={value!r} is not offered: pass one of {list(PRECISIONS)}."
         )
     raise ValueError(
-        f"precision={value!r} is not one of {list(PRECISIONS)}.{suggest(value, PRECISIONS + tuple(_ALIASES))}"
+        f"precision={value!r} is not one of {list(PRECISIONS)}."
+        + suggest(str(value).lower(), PRECISIONS + tuple(_ALIASES))
     )
 
 
@@ -153,13 +160,17 @@ def has_native_bfloat16(device):
     """
     device = torch.device(device)
     if device.type == "cuda":
-        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False))
+        # The capability of this device, not of the current one.
+        return bool(torch.cuda.is_available() and torch.cuda.get_device_capability(device)[0] >= 8)
     if device.type != "cpu":
         return True
-    try:  # oneDNN's own check, when this torch build has it
+    flags = _cpu_flags()
+    if flags:
+        return bool({"avx512_bf16", "amx_bf16"} & flags)
+    try:  # no /proc/cpuinfo (not Linux): oneDNN's own check, which is broader
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
-        return bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
+        return False
 
 
 @dataclass(frozen=True)

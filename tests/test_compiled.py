@@ -98,3 +98,23 @@ def test_refitting_drops_the_code_compiled_for_the_previous_network(model, monke
     model.predict()
     assert model._compiled_forecast is not first and model._compiled_forecast.network is model.module_
     assert first.network is not model.module_
+
+
+def test_an_error_after_compilation_is_raised_not_taken_for_a_compiler_failure(monkeypatch):
+    calls = []
+
+    def compile_(module, **options):
+        def run(batch):
+            calls.append(len(batch))
+            if len(calls) > 1:
+                raise RuntimeError("a later batch failed")
+            return module(batch)
+
+        return run
+
+    monkeypatch.setattr(torch, "compile", compile_)
+    forward = CompiledForecast(torch.nn.Identity(), batch_size=2)
+    forward(torch.zeros(2, 3))
+    with pytest.raises(RuntimeError, match="a later batch failed"):
+        forward(torch.zeros(1, 3))
+    assert forward.failure is None

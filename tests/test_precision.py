@@ -351,3 +351,20 @@ def test_emulated_bfloat16_stores_the_matrices_in_the_fast_layout(monkeypatch, n
     assert weight.is_contiguous() == native
     with torch.inference_mode():
         np.testing.assert_allclose(placed(x).numpy(), expected.numpy(), atol=0.05)
+
+
+@pytest.mark.parametrize("value", ["BFloat16", "Float32", torch.bfloat16, torch.float32])
+def test_names_in_any_case_and_torch_dtypes_are_accepted(value):
+    assert check_precision(value) in ("bfloat16", "float32")
+
+
+def test_another_name_of_the_same_precision_resumes_the_same_checkpoint(tmp_path):
+    X = series(160)
+    path = tmp_path / "fit.ckpt"
+    first = quietly(
+        CALFForecaster(**tiny(random_state=0, max_epochs=1, precision="bfloat16")).fit, X, checkpoint=path
+    )
+    again = CALFForecaster(**tiny(random_state=0, max_epochs=1, precision="bf16-mixed"))
+    quietly(again.fit, X, checkpoint=path)
+    assert again.resumed_from_epoch_ == 1
+    np.testing.assert_array_equal(again.predict(), first.predict())
