@@ -12,15 +12,21 @@ slows every part alike:
 - ``forecast_windows``: the package's path from a NumPy batch to a NumPy
   forecast (conversion, transfer, inference mode);
 - ``compiled``: the same through :class:`calf_sklearn.compiled.CompiledForecast`
-  (its compilation time is reported apart).
+  (its compilation time is reported apart);
+- with ``--bfloat16``, ``forward_bfloat16``: the network cast to bfloat16 and
+  placed as a ``precision="bfloat16"`` forecaster places it
+  (:func:`calf_sklearn.precision.place_network`: on a CPU without bfloat16
+  instructions its matrices are stored transposed), and, for comparison,
+  ``forward_bfloat16_plain``, the same without that layout.
 
     python benchmarks/forecast_profile.py [--series 7] [--batch 32] [--repeats 15] [--threads 2]
-        [--no-compile]
+        [--no-compile] [--bfloat16] [--only forward ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import statistics
 import sys
@@ -37,11 +43,12 @@ from speed_memory import build
 from calf_sklearn.benchmark import _hardware
 from calf_sklearn.compiled import CompiledForecast
 from calf_sklearn.network import _normalise, _run_branch, forecast_windows
+from calf_sklearn.precision import place_network
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 
-def parts(network, x_numpy, batch_size, compiled):
+def parts(network, x_numpy, batch_size, compiled, bfloat16=False):
     """The calls to time, each a closure over prepared inputs of its own stage."""
     cpu = torch.device("cpu")
     x = torch.from_numpy(x_numpy)
@@ -61,6 +68,11 @@ def parts(network, x_numpy, batch_size, compiled):
     }
     if compiled is not None:
         calls["compiled"] = lambda: compiled(x)
+    if bfloat16:
+        plain = copy.deepcopy(network).to(torch.bfloat16)
+        placed = place_network(copy.deepcopy(plain), cpu, warn=False)
+        calls["forward_bfloat16"] = lambda: placed(x)
+        calls["forward_bfloat16_plain"] = lambda: plain(x)
     return calls
 
 
@@ -71,6 +83,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--bfloat16", action="store_true", help="also time the forward in bfloat16")
+    parser.add_argument("--only", nargs="+", metavar="PART", help="time only these parts (forward always)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -83,7 +97,9 @@ def main(argv=None):
             started = time.perf_counter()
             compiled(torch.from_numpy(x))
             compile_s = time.perf_counter() - started
-        calls = parts(network, x, args.batch, compiled)
+        calls = parts(network, x, args.batch, compiled, args.bfloat16)
+        if args.only:
+            calls = {name: call for name, call in calls.items() if name in {*args.only, "forward"}}
         times = {name: [] for name in calls}
         names = list(calls)
         for round_ in range(2 + args.repeats):
@@ -105,12 +121,16 @@ def main(argv=None):
     print("|---|---:|---:|")
     for name, value in median.items():
         print(f"| {name} | {value:.1f} | {100 * value / median['forward']:.0f}% |")
-    around = median["forward"] - median["gpt2"]
     print()
-    print(f"forward - gpt2 = {around:.1f} ms ({100 * around / median['forward']:.0f}% of the forward)")
-    if compiled is not None:
+    if "gpt2" in median:
+        around = median["forward"] - median["gpt2"]
+        print(f"forward - gpt2 = {around:.1f} ms ({100 * around / median['forward']:.0f}% of the forward)")
+    for name in ("forward_bfloat16", "forward_bfloat16_plain"):
+        if name in median:
+            print(f"{name} / forward (float32): {median[name] / median['forward']:.2f}x the time")
+    if "compiled" in median:
         print(f"compiled speed-up over forward: {median['forward'] / median['compiled']:.2f}x")
-        saved = (median["forecast_windows"] - median["compiled"]) / 1e3
+        saved = (median.get("forecast_windows", median["forward"]) - median["compiled"]) / 1e3
         if compile_s is not None and saved > 0:
             print(
                 f"break-even: {compile_s / saved:.0f} batches ({compile_s / saved * args.batch:.0f} windows)"

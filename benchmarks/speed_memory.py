@@ -76,6 +76,7 @@ from calf_sklearn.precision import (
     Precision,
     ReducedPrecisionWarning,
     has_native_bfloat16,
+    place_network,
     resolve_precision,
 )
 from calf_sklearn.training import Trainer
@@ -379,7 +380,8 @@ def measure_speed(
     infer = {"ours": infer_fn("ours", stripped)}
     for precision in precisions[1:]:
         del networks[ours_path(precision)]
-        cast = copy.deepcopy(stripped).to(_dtype(precision))
+        # place_network: the layout a forecaster of this precision uses on this device.
+        cast = place_network(copy.deepcopy(stripped).to(_dtype(precision)), device, warn=False)
         infer[ours_path(precision)] = infer_fn(ours_path(precision), cast)
     infer["faithful"] = infer_fn("faithful", networks["faithful"])
     result = {"train": train}
@@ -455,7 +457,9 @@ def memory_worker(spec):
             import joblib
 
             # The export keeps its dtype: a bfloat16 artifact loads as a bfloat16 network.
-            network = CALFNetwork.from_export(joblib.load(spec["artifact"])).to(device)
+            network = place_network(
+                CALFNetwork.from_export(joblib.load(spec["artifact"])), device, warn=False
+            )
         else:
             network = build(spec["path"], device, shape)
         infer = infer_fn(spec["path"], network)

@@ -140,10 +140,12 @@ def _cpu_flags():
 def has_native_bfloat16(device):
     """Whether ``device`` does bfloat16 arithmetic in hardware.
 
-    On a CPU: AVX512-BF16 or AMX (what oneDNN uses); elsewhere bfloat16 still
-    runs, converted to float32 and back around every product, and on the
-    2-core AVX2 machine of ``docs/performance.md`` a matrix product took about
-    5x as long as in float32. On CUDA: compute capability 8.0 (Ampere) or newer.
+    On a CPU: the AVX512-BF16 or AMX instructions (read from
+    ``/proc/cpuinfo``; where that file is missing, oneDNN's own check);
+    elsewhere bfloat16 still runs, converted to float32 and back around every
+    product, and on the 2-core AVX2 machine of ``docs/performance.md`` a
+    training step took about 30x and a forecast about 5x as long as in
+    float32. On CUDA: compute capability 8.0 (Ampere) or newer.
 
     Parameters
     ----------
@@ -324,9 +326,9 @@ def resolve_precision(value, device):
             )
         warnings.warn(
             "precision='bfloat16' on a CPU without AVX512-BF16 or AMX: it runs, but every product is "
-            "converted to float32 and back, which is slower than float32 here (about 5x per matrix "
-            "product on an AVX2 machine, docs/performance.md). Use 'float32' on this CPU unless you "
-            "need the half-size model.",
+            "converted to float32 and back, which is far slower than float32 here (on a 2-core AVX2 "
+            "machine a training step took about 30x and a forecast about 5x as long; "
+            "docs/performance.md). Use 'float32' on this CPU unless you need the half-size model.",
             ReducedPrecisionWarning,
             stacklevel=3,
         )
