@@ -457,7 +457,7 @@ class CALFNetwork(nn.Module):
     def hold_frozen_matrices_in(self, dtype):
         """Keep the frozen backbone's weight matrices in ``dtype`` (mixed-precision training).
 
-        Under :func:`torch.autocast` every product casts its float32 weight to
+        Under ``torch.autocast`` every product casts its float32 weight to
         the lower precision, and keeps that copy for the backward pass, once
         per branch and step. The frozen matrices are never updated, so they
         need no float32 master copy: held in ``dtype`` they give the same

@@ -4,12 +4,12 @@ Three precisions, named as torch names their dtypes:
 
 - ``"float32"``: everything in float32 (the default; results as before).
 - ``"bfloat16"``: mixed precision. Training runs the network's matrix
-  products under :func:`torch.autocast` in bfloat16 while the weights, their
+  products under ``torch.autocast`` in bfloat16 while the weights, their
   gradients and the optimisers' state stay float32 (the "master" copy);
   forecasting casts the trained network's weights to bfloat16, which also
   halves the saved model. CPU and CUDA.
 - ``"float16"``: as bfloat16, with float16 and a
-  :class:`torch.amp.GradScaler` that keeps small gradients from flushing to
+  ``torch.amp.GradScaler`` that keeps small gradients from flushing to
   zero. CUDA only: CPUs run float16 products slowly and without the range
   that makes bfloat16 safe without a scaler.
 
@@ -187,7 +187,7 @@ class Precision:
     name : {"float32", "bfloat16", "float16"}
         The precision.
     device_type : str
-        ``"cpu"`` or ``"cuda"`` (what :func:`torch.autocast` takes).
+        ``"cpu"`` or ``"cuda"`` (what ``torch.autocast`` takes).
 
     Attributes
     ----------
