@@ -75,6 +75,7 @@ from calf_sklearn.precision import (
     PRECISIONS,
     Precision,
     ReducedPrecisionWarning,
+    _cpu_info,
     has_native_bfloat16,
     place_network,
     resolve_precision,
@@ -601,19 +602,8 @@ def _and(names):
 
 def _cpu():
     """The CPU's model name and its flags, from ``/proc/cpuinfo`` (Linux; elsewhere no flags)."""
-    model, flags = None, None
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "model name" and model is None:
-                    model = value.strip()
-                elif key == "flags" and flags is None:
-                    flags = frozenset(value.split())
-    except OSError:
-        pass
-    return model or platform.processor() or "unknown", flags or frozenset()
+    model, flags = _cpu_info()
+    return model or platform.processor() or "unknown", flags
 
 
 def _conditions(args, cases, paths):

@@ -218,18 +218,10 @@ _SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 
 def _cpu_model():
     """The CPU's model name and its speed-relevant flags (Linux), else what platform knows."""
-    from .precision import _cpu_flags
+    from .precision import _cpu_info
 
-    name = None
-    try:
-        with open("/proc/cpuinfo") as info:
-            name = next(
-                (line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), None
-            )
-    except OSError:
-        pass
+    name, known = _cpu_info()
     name = name or f"{platform.processor() or platform.machine()} CPU"
-    known = _cpu_flags()
     if not known:  # no /proc/cpuinfo: say nothing rather than something wrong
         return name
     flags = [flag for flag in _SPEED_FLAGS if flag in known]

@@ -126,15 +126,27 @@ def check_precision(value):
 
 
 @functools.cache
-def _cpu_flags():
+def _cpu_info():
+    """The CPU's model name (or None) and its flags, from ``/proc/cpuinfo`` (Linux; elsewhere neither)."""
+    model, flags = None, frozenset()
     try:
         with open("/proc/cpuinfo") as info:
             for line in info:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model is None:
+                    model = value.strip()
+                elif key == "flags" and not flags:
+                    flags = frozenset(value.split())
+                if model is not None and flags:
+                    break
     except OSError:
         pass
-    return frozenset()
+    return model, flags
+
+
+def _cpu_flags():
+    return _cpu_info()[1]
 
 
 def has_native_bfloat16(device):
