@@ -514,12 +514,13 @@ def run_benchmark(
         shown = {key: calf_params[key] for key in ZERO_SHOT}
         print(f"[calf] zero-shot {source.name} -> {target.name}: the authors' zero-shot settings {shown}")
     backbone = _backbone_label(llm, pretrained, calf_params.get("n_layers", 6))
-    if _precision_suffix(calf_params):  # CALF in reduced precision: the table says so
-        backbone += f", {_precision_suffix(calf_params)[1:]}"
+    suffix = _precision_suffix(calf_params)
+    if suffix:  # CALF in reduced precision: the table says so
+        backbone += f", {suffix[1:]}"
     name = f"{source.name}" + (f"_to_{target.name}" if target is not source else "")
     name += f"_sl{seq_len}_pl{pred_len}" + (f"_p{percent}" if percent < 100 else "")
     name += ("_pretrained" if pretrained else "_random") + ("_quick" if quick else "")
-    name += _precision_suffix(calf_params)
+    name += suffix
     run = _Run(
         source.name,
         target.name,

@@ -314,10 +314,11 @@ def run_m4_benchmark(
         calf_params["max_epochs"] = M4_QUICK["max_epochs"]
     calf_params.update(params or {})
     backbone = _backbone_label(llm, pretrained, calf_params.get("n_layers", 6))
-    if _precision_suffix(calf_params):  # CALF in reduced precision: the table says so
-        backbone += f", {_precision_suffix(calf_params)[1:]}"
+    suffix = _precision_suffix(calf_params)
+    if suffix:  # CALF in reduced precision: the table says so
+        backbone += f", {suffix[1:]}"
     folder_name = f"{name}_{'pretrained' if pretrained else 'random'}" + ("_quick" if quick else "")
-    folder_name += _precision_suffix(calf_params)
+    folder_name += suffix
     folder = Path(output_dir) / folder_name
     coverage = check_coverage(coverage)
     run = _Run(name, name, group.horizon, group.seq_len, 100, quick, backbone, calf_params, folder, coverage)

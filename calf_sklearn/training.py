@@ -112,7 +112,7 @@ def _as_float32(outputs):
     """The network's outputs with every tensor float32, so that the loss is computed in float32."""
 
     def up(tensor):
-        return tensor if tensor is None or tensor.dtype == torch.float32 else tensor.float()
+        return None if tensor is None else tensor.float()  # float32 tensors come back as they are
 
     def up_all(tensors):
         return None if tensors is None else [up(t) for t in tensors]
@@ -567,7 +567,7 @@ class Trainer:
             x, y, mask = _unpack(data.batch(order[start : start + self.batch_size]))
             tensors = [self._to_device(x), self._to_device(y)]
             if mask is not None:  # (x, y) alone for sources without masks, as before
-                tensors.append(self._to_device(np.asarray(mask, dtype=np.float32)))
+                tensors.append(self._to_device(mask))  # to_device makes it float32
             terms = self.train_step(*tensors)
             if not math.isfinite(terms["train_loss"]):
                 raise FloatingPointError(
