@@ -144,6 +144,19 @@ def tiny(**overrides):
     return params
 
 
+def tiny_network(seed=0, seq_len=8, pred_len=4):
+    """A CALFNetwork with both branches on a one-block GPT-2 of width 16, seeded."""
+    import torch
+    from transformers import GPT2Model
+
+    from calf_sklearn.backbone import gpt2_config
+    from calf_sklearn.network import CALFNetwork
+
+    torch.manual_seed(seed)
+    backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+    return CALFNetwork(backbone, seq_len=seq_len, pred_len=pred_len, principal_words=torch.randn(5, 16))
+
+
 @pytest.fixture
 def tiny_params():
     return tiny()

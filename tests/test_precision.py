@@ -8,14 +8,12 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from conftest import tiny
-from transformers import GPT2Model
+from conftest import tiny, tiny_network
 
 from calf_sklearn import CALFForecaster, load_forecaster, save_forecaster
 from calf_sklearn import precision as precision_module
-from calf_sklearn.backbone import gpt2_config
 from calf_sklearn.losses import CALFLoss
-from calf_sklearn.network import CALFNetwork, forecast_windows
+from calf_sklearn.network import forecast_windows
 from calf_sklearn.precision import (
     Precision,
     ReducedPrecisionWarning,
@@ -50,12 +48,6 @@ def fitted():
         "float32": CALFForecaster(**tiny(random_state=0)).fit(X),
         "bfloat16": quietly(CALFForecaster(**tiny(random_state=0, precision="bfloat16")).fit, X),
     }
-
-
-def tiny_network(seed=0):
-    torch.manual_seed(seed)
-    backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
-    return CALFNetwork(backbone, seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
 
 
 def trainer_for(network, precision=None, max_epochs=2):

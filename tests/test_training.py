@@ -3,22 +3,14 @@
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_network
 from torch import nn
-from transformers import GPT2Model
 
-from calf_sklearn.backbone import gpt2_config
 from calf_sklearn.losses import LOSSES, CALFLoss
-from calf_sklearn.network import CALFNetwork
 from calf_sklearn.training import Trainer, read_checkpoint, windows_loss, windows_mse
 
 SEQ_LEN, PRED_LEN = 8, 4
 CPU = torch.device("cpu")
-
-
-def tiny_network(seed=0):
-    torch.manual_seed(seed)
-    backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
-    return CALFNetwork(backbone, seq_len=SEQ_LEN, pred_len=PRED_LEN, principal_words=torch.randn(5, 16))
 
 
 def trainer_for(network, loss=None, seed=0, **settings):
