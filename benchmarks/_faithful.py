@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from calf_sklearn.network import CALFOutputs, _normalise
+from calf_sklearn._torch.network import CALFOutputs, _normalise
 
 __all__ = ["FaithfulCALF", "copy_weights_from"]
 

@@ -40,9 +40,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from speed_memory import build
 
-from calf_sklearn.benchmark import _hardware
+from calf_sklearn._apps.long_term import _hardware
+from calf_sklearn._torch.network import _normalise, _run_branch, forecast_windows
 from calf_sklearn.compiled import CompiledForecast
-from calf_sklearn.network import _normalise, _run_branch, forecast_windows
 from calf_sklearn.precision import place_network
 
 warnings.filterwarnings("ignore", category=FutureWarning)

@@ -29,6 +29,7 @@ import time
 import numpy as np
 
 from calf_sklearn import CALFForecaster
+from calf_sklearn._estimators.metrics import _seasonal_scales
 from calf_sklearn.baselines import (
     DLinearForecaster,
     Naive2Forecaster,
@@ -37,7 +38,6 @@ from calf_sklearn.baselines import (
 )
 from calf_sklearn.benchmark import GPT2_SHAPE, preset
 from calf_sklearn.datasets import load_benchmark, load_m4
-from calf_sklearn.metrics import _seasonal_scales
 from calf_sklearn.short_term import m4_preset
 from calf_sklearn.windows import WindowedSeries
 

@@ -13,7 +13,7 @@ its own:
 - **predict**: ``predict()`` for every member.
 
 For each it prints the peak resident set of the process (sampled from /proc
-by ``calf_sklearn._memory.PeakMemory``; ``getrusage``'s lifetime peak is
+by ``calf_sklearn._utils.memory.PeakMemory``; ``getrusage``'s lifetime peak is
 printed at the end) and the time, beside the data's own size and what the
 training windows would take if each were copied out
 (``n_windows * (seq_len + pred_len) * 8`` bytes).
@@ -76,7 +76,7 @@ import warnings
 
 import numpy as np
 
-from calf_sklearn._memory import PeakMemory, _rss_bytes
+from calf_sklearn._utils.memory import PeakMemory, _rss_bytes
 from calf_sklearn.baselines import DLinearForecaster
 
 MIB = 2**20

@@ -69,13 +69,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _faithful import FaithfulCALF, copy_weights_from, ours_name
 
+from calf_sklearn._utils.hardware import cpu_info
 from calf_sklearn.losses import CALFLoss
 from calf_sklearn.network import CALFNetwork
 from calf_sklearn.precision import (
     PRECISIONS,
     Precision,
     ReducedPrecisionWarning,
-    _cpu_info,
     has_native_bfloat16,
     place_network,
     resolve_precision,
@@ -602,7 +602,7 @@ def _and(names):
 
 def _cpu():
     """The CPU's model name and its flags, from ``/proc/cpuinfo`` (Linux; elsewhere no flags)."""
-    model, flags = _cpu_info()
+    model, flags = cpu_info()
     return model or platform.processor() or "unknown", flags
 
 

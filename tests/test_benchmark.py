@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from conftest import TINY_GPT2
 
-from calf_sklearn import benchmark
+from calf_sklearn._apps import long_term as benchmark
 from calf_sklearn.baselines import DLinearForecaster, NaiveForecaster
 from calf_sklearn.benchmark import BenchmarkInterrupted, preset, run_benchmark, to_markdown
 from calf_sklearn.cli import main

@@ -220,7 +220,7 @@ class _FixedLanguageModel(nn.Module):
 
 def test_the_feature_loss_changes_when_only_the_residual_changes():
     """Same language-model states, other tokens: only the deepest state and the feature loss move."""
-    from calf_sklearn.network import _run_branch
+    from calf_sklearn._torch.network import _run_branch
 
     generator = torch.Generator().manual_seed(3)
     states = tuple(torch.randn(2, 3, WIDTH, generator=generator) for _ in range(N_LAYERS + 1))
@@ -246,7 +246,7 @@ def test_the_faithful_reimplementation_agrees_and_would_catch_the_old_deepest_st
     import sys
     from pathlib import Path
 
-    from calf_sklearn import network
+    from calf_sklearn._torch import network
 
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
     speed_memory = __import__("speed_memory")

@@ -11,7 +11,7 @@ import torch
 from conftest import tiny, tiny_network
 
 from calf_sklearn import CALFForecaster, load_forecaster, save_forecaster
-from calf_sklearn import precision as precision_module
+from calf_sklearn._torch import precision as precision_module
 from calf_sklearn.losses import CALFLoss
 from calf_sklearn.network import forecast_windows
 from calf_sklearn.precision import (

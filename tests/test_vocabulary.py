@@ -15,7 +15,7 @@ import torch
 from numpy.testing import assert_allclose
 from sklearn.decomposition import PCA
 
-from calf_sklearn import vocabulary
+from calf_sklearn._torch import vocabulary
 from calf_sklearn.vocabulary import (
     cached_principal_word_embeddings,
     default_cache_dir,

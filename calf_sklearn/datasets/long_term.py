@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from .. import _params
+from .._utils import checks as _params
 from .files import _load, _resolve
 from .registry import SPLITS
 

@@ -21,10 +21,11 @@ from sklearn.base import BaseEstimator
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from . import _params, panel
-from ._timeindex import check_time_index, future_index, index_spec
-from .intervals import ConformalCalibration, check_coverage, look_back_spread
-from .windows import PanelWindows, RecentWindows, temporal_split
+from .._series import panel
+from .._series.conformal import ConformalCalibration, check_coverage, look_back_spread
+from .._series.time_index import check_time_index, future_index, index_spec
+from .._series.windows import PanelWindows, RecentWindows, temporal_split
+from .._utils import checks as _params
 
 _FLOAT32_LIMIT = 1e15
 

@@ -116,7 +116,7 @@ def saved_device(name):
 
 def check_params(est):
     """Validate every plain parameter of a CALFForecaster; raise on the first bad one."""
-    from .losses import FEATURE_LOSSES, LOSSES
+    from .._torch.losses import FEATURE_LOSSES, LOSSES
 
     check_int("pred_len", est.pred_len, 1)
     check_int("seq_len", est.seq_len, 1)

@@ -1,0 +1,550 @@
+"""Reference forecasters with CALFForecaster's interface: naive, seasonal naive, Naive2 and DLinear.
+
+The public face of this module is :mod:`calf_sklearn.baselines`; its documentation is there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from .._series import rules as seasonal
+from .._series.conformal import METHODS
+from .._series.windows import _ExpandingWindows, temporal_split
+from .._utils import checks as _params
+from .base import _WindowForecaster
+
+__all__ = ["DLinearForecaster", "Naive2Forecaster", "NaiveForecaster", "SeasonalNaiveForecaster"]
+
+
+class _StatisticalForecaster(_WindowForecaster):
+    """A forecaster with nothing to train: it applies a rule to each series' look-back.
+
+    Look-backs may be shorter than ``seq_len`` (rows before a series' start
+    are NaN and dropped), and any horizon is forecast directly.
+    """
+
+    padding = True
+    batch_size = 256
+
+    def _rule(self, history, horizon):  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
+
+    def _check_params(self):
+        _params.check_int("pred_len", self.pred_len, 1)
+        _params.check_validation_size(self.validation_size)
+        _params.check_choice("interval_method", self.interval_method, METHODS)
+
+    def _calibration_members(self, data, X_val):
+        """The scaled series whose windows calibrate the intervals (nothing is trained on them).
+
+        ``X_val`` (its first ``seq_len`` rows are look-back), else the last
+        ``validation_size`` rows of every member, with ``seq_len`` rows before
+        them; members too short for one window give none.
+        """
+        if X_val is not None:
+            _, parts = self._split_input(data, X_val)
+            return parts
+        validation_size = _params.check_validation_size(self.validation_size)
+        parts = []
+        for values in data.values:
+            try:
+                _, start = temporal_split(len(values), validation_size, self.seq_len, self.pred_len, pad=True)
+            except ValueError:
+                start = None
+            parts.append(values[start:] if start is not None else values[:0])
+        return parts
+
+    def _calibrate_rule(self, data, X_val, mean, scale):
+        parts = self._calibration_members(data, X_val)
+        if parts is None:
+            self.calibration_ = None
+            return
+        self._calibrate([(part - m) / s for part, m, s in zip(parts, mean, scale)], mean, scale)
+
+    def fit(self, X, y=None, *, X_val=None):
+        """Remember the end of every series of ``X``; nothing is trained.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_steps, n_series), DataFrame, Series or panel
+            The series, oldest row first, or a panel of them.
+        y : None
+            Ignored.
+        X_val : array-like, default=None
+            Ignored; accepted so that every forecaster of the package is
+            called the same way.
+
+        Returns
+        -------
+        self : estimator
+            The fitted forecaster.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> model = SeasonalNaiveForecaster(pred_len=2, period=3).fit([np.arange(7.0), np.arange(4.0)])
+        >>> model.member_ids_, model.predict()[1][:, 0]
+        ([0, 1], array([1., 2.]))
+        """
+        with self._unchanged_on_failure():
+            self._check_params()
+            data = self._validate_input(X, reset=True)
+            mean, scale, scaler = self._fit_scaling(data.values, single=data.layout is None)
+            self._remember(data, mean, scale, scaler)
+            self._calibrate_rule(data, X_val, mean, scale)
+        return self
+
+    def _forecast(self, windows, horizon, mean=None, scale=None):
+        forecasts = np.empty((len(windows), horizon, windows.shape[2]))
+        for n, window in enumerate(windows):
+            for m in range(window.shape[1]):
+                history = window[:, m]
+                forecasts[n, :, m] = self._rule(history[~np.isnan(history)], horizon)
+        return forecasts
+
+    def _forecast_for_scoring(self, windows, mean, scale):
+        # The rules work on the original values (Naive2's decomposition is
+        # multiplicative), so unscale, forecast, and scale the forecasts.
+        raw = windows * scale[:, None] + mean[:, None]
+        return (self._forecast(raw, self.pred_len) - mean[:, None]) / scale[:, None]
+
+    def _forecast_scaled(self, windows):  # pragma: no cover - scoring goes through _forecast_for_scoring
+        raise NotImplementedError
+
+
+class NaiveForecaster(_StatisticalForecaster):
+    """Repeats each series' last observed value over the horizon.
+
+    Parameters
+    ----------
+    pred_len : int, default=96
+        Horizon forecast in one pass.
+    validation_size : float or int, default=0.2
+        Fraction (or number of rows, per member of a panel) of the last
+        rows whose windows calibrate :meth:`predict_interval`; nothing is
+        trained on them, and forecasts still start after the last row of
+        ``X``. ``fit``'s ``X_val`` calibrates instead when given.
+    interval_method : {"scaled", "absolute"}, default="scaled"
+        Conformal scores of the intervals: errors divided by each window's
+        look-back spread, or plain absolute errors (see
+        :mod:`calf_sklearn.intervals`).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of series seen in ``fit``.
+    scaler_ : sklearn.preprocessing.StandardScaler
+        Per-series scaling fitted on all rows (``evaluate`` scores on it).
+    last_window_ : ndarray of shape (1, n_series)
+        The last row of the training data.
+    calibration_ : ConformalCalibration or None
+        The intervals' calibration scores.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.arange(20.0).reshape(10, 2)
+    >>> NaiveForecaster(pred_len=3).fit(X).predict()
+    array([[18., 19.],
+           [18., 19.],
+           [18., 19.]])
+    """
+
+    seq_len = 1
+
+    def __init__(self, pred_len=96, *, validation_size=0.2, interval_method="scaled"):
+        self.pred_len = pred_len
+        self.validation_size = validation_size
+        self.interval_method = interval_method
+
+    def _rule(self, history, horizon):
+        return seasonal.naive1(history, horizon)
+
+    def _forecast(self, windows, horizon, mean=None, scale=None):
+        # Straight from the raw values, for every window at once.
+        return np.repeat(windows[:, -1:].astype(np.float64), horizon, axis=1)
+
+
+class SeasonalNaiveForecaster(_StatisticalForecaster):
+    """Repeats each series' last seasonal cycle (M4's sNaive); the last value for ``period=1``.
+
+    Parameters
+    ----------
+    pred_len : int, default=96
+        Horizon of ``predict`` and ``evaluate``.
+    period : int, default=1
+        Seasonal period ``m`` (observations per cycle, e.g. 24 for hourly
+        data with a daily cycle). A series shorter than one cycle gets its
+        last value.
+    validation_size : float or int, default=0.2
+        Fraction (or number of rows, per member of a panel) of the last
+        rows whose windows calibrate :meth:`predict_interval`; nothing is
+        trained on them, and forecasts still start after the last row of
+        ``X``. ``fit``'s ``X_val`` calibrates instead when given.
+    interval_method : {"scaled", "absolute"}, default="scaled"
+        Conformal scores of the intervals: errors divided by each window's
+        look-back spread, or plain absolute errors (see
+        :mod:`calf_sklearn.intervals`).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of series seen in ``fit``.
+    last_window_ : ndarray of shape (period, n_series) or (n_members, period, n_series)
+        The last cycle of the training data (of every member, for a panel);
+        NaN before the start of a member shorter than one cycle.
+
+    See Also
+    --------
+    calf_sklearn.seasonal.seasonal_naive : The rule, for one series.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.tile([1.0, 5.0, 3.0], 4)[:, None]
+    >>> SeasonalNaiveForecaster(pred_len=4, period=3).fit(X).predict()[:, 0]
+    array([1., 5., 3., 1.])
+    """
+
+    def __init__(self, pred_len=96, period=1, *, validation_size=0.2, interval_method="scaled"):
+        self.pred_len = pred_len
+        self.period = period
+        self.validation_size = validation_size
+        self.interval_method = interval_method
+
+    @property
+    def seq_len(self):
+        """The look-back: one cycle.
+
+        Examples
+        --------
+        >>> SeasonalNaiveForecaster(period=24).seq_len
+        24
+        """
+        return self.period
+
+    def _check_params(self):
+        super()._check_params()
+        _params.check_int("period", self.period, 1)
+
+    def _rule(self, history, horizon):
+        return seasonal.seasonal_naive(history, horizon, self.period)
+
+
+class Naive2Forecaster(_StatisticalForecaster):
+    """M4's Naive2: the naive forecast of the seasonally adjusted series, reseasonalised.
+
+    Each series is tested for seasonality at lag ``period`` (90%
+    confidence); where the test passes it is divided by its classical
+    multiplicative seasonal indices, its last adjusted value is repeated and
+    multiplied back by the indices of the cycles ahead; otherwise the
+    forecast is the last value. The M4 competition's OWA measures every
+    method relative to this one.
+
+    Parameters
+    ----------
+    pred_len : int, default=96
+        Horizon of ``predict`` and ``evaluate``.
+    period : int, default=1
+        Seasonal period ``m``.
+    seq_len : int, default=None
+        Rows of history each forecast looks at; ``None`` uses the whole of
+        each series given (the M4 benchmark's setting), which ``evaluate``
+        cannot do: it needs a fixed look-back.
+    validation_size : float or int, default=0.2
+        Fraction (or number of rows, per member of a panel) of the last
+        rows whose windows calibrate :meth:`predict_interval`; nothing is
+        trained on them, and forecasts still start after the last row of
+        ``X``. ``fit``'s ``X_val`` calibrates instead when given.
+    interval_method : {"scaled", "absolute"}, default="scaled"
+        Conformal scores of the intervals: errors divided by each window's
+        look-back spread, or plain absolute errors (see
+        :mod:`calf_sklearn.intervals`).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of series seen in ``fit``.
+    last_window_ : ndarray of shape (n_rows, n_series) or (n_members, n_rows, n_series)
+        The training history (of every member, for a panel), NaN before the
+        start of members shorter than the longest.
+
+    See Also
+    --------
+    calf_sklearn.seasonal.naive2 : The rule, for one series.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = (10 + np.tile([1.0, 5.0, 3.0], 8))[:, None]
+    >>> Naive2Forecaster(pred_len=4, period=3).fit(X).predict()[:, 0].round(2)
+    array([11., 15., 13., 11.])
+    """
+
+    def __init__(self, pred_len=96, period=1, seq_len=None, *, validation_size=0.2, interval_method="scaled"):
+        self.pred_len = pred_len
+        self.period = period
+        self.seq_len = seq_len
+        self.validation_size = validation_size
+        self.interval_method = interval_method
+
+    def _check_params(self):
+        super()._check_params()
+        _params.check_int("period", self.period, 1)
+        if self.seq_len is not None:
+            _params.check_int("seq_len", self.seq_len, 1)
+
+    def _rule(self, history, horizon):
+        return seasonal.naive2(history, horizon, self.period)
+
+    def _calibrate_rule(self, data, X_val, mean, scale):
+        if self.seq_len is not None:
+            return super()._calibrate_rule(data, X_val, mean, scale)
+        if X_val is not None:
+            raise ValueError(
+                "Naive2Forecaster(seq_len=None) forecasts from whole histories, so it calibrates its "
+                "intervals on the last validation_size rows of each series, not on X_val; set seq_len "
+                "to use X_val."
+            )
+        validation_size = _params.check_validation_size(self.validation_size)
+        firsts = []
+        for values in data.values:
+            held_out = (
+                validation_size if isinstance(validation_size, int) else round(validation_size * len(values))
+            )
+            # Windows whose targets start in the held-out tail, each forecast from all rows before it.
+            firsts.append(len(values) - held_out if held_out >= self.pred_len else len(values))
+        scaled = [(values - m) / s for values, m, s in zip(data.values, mean, scale)]
+        self._calibrate_windows(_ExpandingWindows(scaled, firsts, self.pred_len), mean, scale)
+
+    def _last_windows(self, members, layout=None):
+        if self.seq_len is not None:
+            return super()._last_windows(members, layout)
+        longest = max(len(values) for values in members)
+        windows = np.full((len(members), longest, members[0].shape[1]), np.nan)
+        for position, values in enumerate(members):
+            windows[position, longest - len(values) :] = values
+        return windows
+
+    def evaluate(self, X, stride=1):
+        """Errors of rolling forecasts over a series (needs an integer ``seq_len``).
+
+        See :meth:`calf_sklearn.CALFForecaster.evaluate`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_steps, n_series), DataFrame or panel
+            At least ``seq_len + pred_len`` rows (per member).
+        stride : int, default=1
+            Distance between window starts.
+
+        Returns
+        -------
+        dict
+            ``mse``, ``mae`` and ``n_windows``.
+
+        Raises
+        ------
+        ValueError
+            If ``seq_len`` is ``None``: rolling windows need a fixed look-back.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = (10 + np.tile([1.0, 5.0, 3.0], 12))[:, None]
+        >>> model = Naive2Forecaster(pred_len=3, period=3, seq_len=12).fit(X)
+        >>> model.evaluate(X)["mse"] < 1e-20  # a pure cycle is forecast exactly
+        True
+        """
+        if self.seq_len is None:
+            raise ValueError(
+                "Naive2Forecaster(seq_len=None) forecasts from each series' whole history, which "
+                "rolling windows do not have; set seq_len (e.g. seq_len=10 * period) to evaluate."
+            )
+        return super().evaluate(X, stride)
+
+
+class DLinearForecaster(_WindowForecaster):
+    """DLinear: moving-average decomposition and one linear map per component.
+
+    The baseline of Zeng et al. (AAAI 2023): each look-back is split into a
+    trend (centred moving average) and a remainder, each part is mapped to
+    the horizon by a linear layer shared by all series, and the two are
+    added. Trained with MSE on standardised data, Adam with the learning rate
+    halved every epoch, early stopping on the validation windows.
+
+    Parameters
+    ----------
+    pred_len : int, default=96
+        Horizon forecast in one pass.
+    seq_len : int, default=96
+        Look-back window length.
+    moving_average : int, default=25
+        Window of the trend's moving average.
+    learning_rate : float, default=5e-3
+        Initial Adam learning rate (DLinear's ETTh1 setting).
+    batch_size : int, default=32
+        Windows per step.
+    max_epochs : int, default=10
+        Upper bound on training epochs.
+    patience : int, default=3
+        Epochs without a better validation MSE before training stops.
+    validation_size : float or int, default=0.2
+        Fraction (or number) of the last rows held out for early stopping;
+        ignored when ``fit`` gets ``X_val``.
+    window_stride : int, default=1
+        Distance between the starts of consecutive training windows.
+    padding : bool, default=False
+        Accept panel members shorter than a window by zero-padding them at
+        the front on the scaled axis (see :class:`~calf_sklearn.CALFForecaster`).
+    interval_method : {"scaled", "absolute"}, default="scaled"
+        Conformal scores of :meth:`predict_interval`, calibrated on the
+        validation windows (see :mod:`calf_sklearn.intervals`).
+    device : str, default="auto"
+        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    random_state : int, RandomState or None, default=None
+        Seeds the shuffling.
+    verbose : int, default=0
+        1 shows a progress bar over epochs.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of series seen in ``fit``.
+    module_ : DLinearNetwork
+        The trained network.
+    history_ : list of dict
+        Per epoch: ``train_loss``, ``val_mse``, ``learning_rate``, ``seconds``.
+    scaler_ : sklearn.preprocessing.StandardScaler
+        Per-series scaling fitted on the training rows.
+    last_window_ : ndarray of shape (seq_len, n_series)
+        The last ``seq_len`` rows of the training data.
+    device_ : torch.device
+        Where the network lives.
+    calibration_ : ConformalCalibration or None
+        The intervals' calibration scores (``None`` without validation data).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(600)
+    >>> X = np.column_stack([np.sin(t / 8), np.cos(t / 12)])
+    >>> model = DLinearForecaster(pred_len=12, seq_len=48, max_epochs=3, random_state=0).fit(X)
+    >>> model.predict().shape
+    (12, 2)
+    >>> naive = NaiveForecaster(pred_len=12).fit(X)
+    >>> model.evaluate(X[-200:])["mse"] < naive.evaluate(X[-200:])["mse"]
+    True
+    """
+
+    def __init__(
+        self,
+        pred_len=96,
+        seq_len=96,
+        *,
+        moving_average=25,
+        learning_rate=5e-3,
+        batch_size=32,
+        max_epochs=10,
+        patience=3,
+        validation_size=0.2,
+        window_stride=1,
+        padding=False,
+        interval_method="scaled",
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.pred_len = pred_len
+        self.seq_len = seq_len
+        self.moving_average = moving_average
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_size = validation_size
+        self.window_stride = window_stride
+        self.padding = padding
+        self.interval_method = interval_method
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_params(self):
+        for name in ("pred_len", "seq_len", "moving_average", "batch_size", "max_epochs", "patience"):
+            _params.check_int(name, getattr(self, name), 1)
+        _params.check_int("window_stride", self.window_stride, 1)
+        _params.check_real("learning_rate", self.learning_rate, 0.0, low_open=True)
+        _params.check_validation_size(self.validation_size)
+        _params.check_bool("padding", self.padding)
+        _params.check_choice("interval_method", self.interval_method, METHODS)
+
+    def fit(self, X, y=None, *, X_val=None):
+        """Train on a multivariate series.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_steps, n_series), DataFrame or Series
+            The series, oldest row first.
+        y : None
+            Ignored.
+        X_val : array-like of shape (n_val_steps, n_series), default=None
+            A separate validation series (its first ``seq_len`` rows are
+            look-back only); with it all of ``X`` trains.
+
+        Returns
+        -------
+        self : DLinearForecaster
+            The fitted forecaster.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> t = np.arange(600)
+        >>> X = np.column_stack([np.sin(t / 8), np.cos(t / 12)])
+        >>> model = DLinearForecaster(pred_len=12, seq_len=48, max_epochs=2, random_state=0)
+        >>> model.fit(X[:480], X_val=X[432:]) is model  # validation: 48 look-back rows, then 120
+        True
+        >>> len(model.history_), model.last_window_.shape
+        (2, (48, 2))
+        >>> model.history_[-1]["val_mse"] < model.history_[0]["val_mse"]
+        True
+        """
+        with self._unchanged_on_failure():
+            return self._fit(X, X_val)
+
+    def _fit(self, X, X_val):
+        import torch
+
+        from .._torch.dlinear import DLinearNetwork, train_dlinear
+
+        self._check_params()
+        device = _params.resolve_device(self.device)
+        prepared = self._prepare_fit(X, X_val, self.window_stride)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            network = DLinearNetwork(self.seq_len, self.pred_len, self.moving_average).to(device)
+            history = train_dlinear(
+                network,
+                prepared.train,
+                prepared.validation,
+                learning_rate=self.learning_rate,
+                batch_size=self.batch_size,
+                max_epochs=self.max_epochs,
+                patience=self.patience,
+                device=device,
+                generator=torch.Generator().manual_seed(seed),
+                verbose=int(self.verbose),
+            )
+        self.module_ = network.eval()
+        self.history_ = history
+        self.device_ = device
+        prepared.remember()
+        return self
+
+    def _forecast_scaled(self, windows):
+        from .._torch.network import forecast_windows
+
+        return forecast_windows(self.module_, windows, max(self.batch_size, 256), self.device_)

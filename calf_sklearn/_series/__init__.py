@@ -1,0 +1,7 @@
+"""The NumPy/pandas layer: series, panels and windows, with no torch and no estimator.
+
+``windows`` (sliding, panel and recent-window sources of training windows), ``panel``
+(taking panels apart and putting answers back together), ``time_index`` (continuing a
+DatetimeIndex past its end), ``conformal`` (split-conformal calibration of intervals) and
+``rules`` (the M4 competition's seasonality test and rule forecasts).
+"""

@@ -1,0 +1,709 @@
+"""The CALF dual-branch network (torch only).
+
+The public face of this module is :mod:`calf_sklearn.network`; its documentation is there.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import NamedTuple
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["CALFNetwork", "CALFOutputs", "PrincipalWordAttention", "forecast_windows"]
+
+_EPS = 1e-5
+# Parameters each language branch owns and may train; every other backbone
+# tensor is frozen and shared by the two branches.
+_BRANCH_OWN = ("ln_1.", "ln_2.", "ln_f.", "wpe.")
+
+
+def _normalise(x):
+    """Per-window, per-series standardisation with detached statistics."""
+    mean = x.mean(dim=1, keepdim=True).detach()
+    std = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + _EPS).detach()
+    return (x - mean) / std, mean, std
+
+
+def _is_branch_own(name):
+    return any(part in name for part in _BRANCH_OWN)
+
+
+class CALFOutputs(NamedTuple):
+    """What a training forward pass returns.
+
+    Attributes
+    ----------
+    forecast : Tensor of shape (B, P, M)
+        Temporal-branch forecast, in the input's units.
+    textual_forecast : Tensor of shape (B, P, M) or None
+        Textual-branch forecast (``None`` when the textual branch was skipped).
+    features : list of Tensor or None
+        The n + 1 projected hidden states of the temporal branch, shallowest
+        first: the embedding output, the outputs of blocks 1 .. n-1 and, last,
+        the residual output ``LM(tokens) + tokens`` that the head reads.
+    textual_features : list of Tensor or None
+        The n + 1 projected hidden states of the textual branch, likewise.
+
+    Examples
+    --------
+    >>> from transformers import GPT2Model
+    >>> from calf_sklearn.backbone import gpt2_config
+    >>> backbone = GPT2Model(gpt2_config({"n_embd": 32, "n_layer": 2, "n_head": 4, "vocab_size": 64}))
+    >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(10, 32))
+    >>> out = net.forward_train(torch.randn(5, 24, 3))
+    >>> out.forecast.shape, len(out.features), out.features[0].shape
+    (torch.Size([5, 8, 3]), 3, torch.Size([5, 3, 32]))
+    """
+
+    forecast: torch.Tensor
+    textual_forecast: torch.Tensor | None
+    features: list | None
+    textual_features: list | None
+
+
+class PrincipalWordAttention(nn.Module):
+    """Multi-head cross-attention from time tokens to a fixed set of words.
+
+    Equivalent to ``nn.MultiheadAttention(d, n_heads, dropout=0)`` called with
+    ``query = tokens`` and ``key = value = words`` repeated over the batch,
+    but the words are projected to keys and values once per call and every
+    query of the batch attends to that one set (folded into SDPA's sequence
+    axis), so no per-window copy of the words is ever made and no attention
+    weights are formed outside the fused kernel.
+
+    Parameters
+    ----------
+    d_model : int
+        Width of tokens and words.
+    n_heads : int
+        Number of attention heads; must divide ``d_model``.
+
+    Examples
+    --------
+    >>> attention = PrincipalWordAttention(16, 4)
+    >>> attention(torch.randn(3, 5, 16), torch.randn(7, 16)).shape
+    torch.Size([3, 5, 16])
+    """
+
+    def __init__(self, d_model, n_heads):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+        self.n_heads = n_heads
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * d_model, d_model))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * d_model))
+        self.out_proj = nn.Linear(d_model, d_model)
+        # The initialisation nn.MultiheadAttention uses.
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        nn.init.zeros_(self.out_proj.bias)
+
+    def forward(self, tokens, words):
+        """Attend from every token to the words.
+
+        Parameters
+        ----------
+        tokens : Tensor of shape (B, N, d)
+            Queries: N tokens of each of B windows.
+        words : Tensor of shape (K, d)
+            Keys and values, the same for every window.
+
+        Returns
+        -------
+        Tensor of shape (B, N, d)
+            The attention output, projected by ``out_proj``.
+
+        Examples
+        --------
+        >>> _ = torch.manual_seed(0)
+        >>> attention = PrincipalWordAttention(16, 4)
+        >>> tokens, words = torch.randn(3, 5, 16), torch.randn(7, 16)
+        >>> # The same as nn.MultiheadAttention with the words repeated for each window.
+        >>> reference = nn.MultiheadAttention(16, 4, batch_first=True)
+        >>> _ = reference.load_state_dict(attention.state_dict())
+        >>> expected, _ = reference(tokens, words.expand(3, 7, 16), words.expand(3, 7, 16))
+        >>> torch.allclose(attention(tokens, words), expected, atol=1e-5)
+        True
+        """
+        batch, n_tokens, width = tokens.shape
+        head = width // self.n_heads
+        w_q, w_k, w_v = self.in_proj_weight.chunk(3)
+        b_q, b_k, b_v = self.in_proj_bias.chunk(3)
+
+        def heads(t):  # (n, width) -> (1, heads, n, head)
+            return t.reshape(1, -1, self.n_heads, head).transpose(1, 2)
+
+        query = heads(F.linear(tokens.reshape(-1, width), w_q, b_q))
+        out = F.scaled_dot_product_attention(
+            query, heads(F.linear(words, w_k, b_k)), heads(F.linear(words, w_v, b_v))
+        )
+        return self.out_proj(out.transpose(1, 2).reshape(batch, n_tokens, width))
+
+
+def _share_frozen(model):
+    """A copy of ``model`` that shares every frozen tensor with it."""
+    memo = {id(p): p for name, p in model.named_parameters() if not _is_branch_own(name)}
+    return copy.deepcopy(model, memo)
+
+
+def _add_lora(model, r, alpha, dropout):
+    from peft import LoraConfig, inject_adapter_in_model
+
+    config = LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=["c_attn"],
+        bias="none",
+        fan_in_fan_out=True,  # GPT-2's Conv1D stores its weight as (in, out)
+    )
+    return inject_adapter_in_model(config, model)
+
+
+def _merge_lora(model):
+    """Fold LoRA updates into the base weights and remove the adapters."""
+    from peft.tuners.lora import LoraLayer
+
+    for name, module in list(model.named_modules()):
+        if isinstance(module, LoraLayer):
+            module.merge()
+            parent_name, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent_name), child, module.get_base_layer())
+
+
+def _run_branch(model, tokens, hidden_states):
+    """A branch's residual output ``LM(tokens) + tokens`` and, if asked, its n + 1 feature states.
+
+    The states are the embedding output and the outputs of blocks 1 .. n-1,
+    then, deepest, the residual output itself rather than ``ln_f(block n)``:
+    the authors add the residual in place to the tensor that is also the last
+    entry of their hidden-state tuple, so the feature loss compares it
+    (METHOD.md section 5).
+    """
+    out = model(inputs_embeds=tokens, output_hidden_states=hidden_states, use_cache=False)
+    residual = out.last_hidden_state + tokens
+    if not hidden_states:
+        return residual, None
+    return residual, (*out.hidden_states[:-1], residual)
+
+
+class CALFNetwork(nn.Module):
+    """The CALF network: input encoder, two GPT-2 branches and a shared head.
+
+    The temporal branch carries LoRA on ``c_attn`` and trains its LayerNorms
+    and position embedding; the textual branch trains only its position
+    embedding. Both use the same frozen backbone tensors (one copy in memory).
+    The backbone's word embedding ``wte`` is removed: inputs are always
+    embeddings, and the principal words replace the vocabulary.
+
+    Parameters
+    ----------
+    backbone : transformers.GPT2Model
+        The language model, already truncated to the blocks to keep. It is
+        modified and becomes the temporal branch.
+    seq_len : int
+        Look-back length L.
+    pred_len : int
+        Horizon P.
+    principal_words : Tensor of shape (K, d), default=None
+        Fixed keys and values of the cross-modal match. ``None`` builds the
+        inference-only network (no textual branch, cross-attention or
+        feature projections).
+    lora_r, lora_alpha, lora_dropout : int, float, float
+        LoRA settings; ``lora_r=0`` adds no adapters (used when rebuilding a
+        network whose adapters were merged).
+    encoder_ffn : int, default=2048
+        Feed-forward width of the input encoder layer.
+    dropout : float, default=0.1
+        Dropout of the input encoder layer.
+
+    Attributes
+    ----------
+    has_training_parts : bool
+        Whether the textual branch and the other training-only parts exist.
+
+    Examples
+    --------
+    >>> from transformers import GPT2Model
+    >>> from calf_sklearn.backbone import gpt2_config
+    >>> backbone = GPT2Model(gpt2_config({"n_embd": 32, "n_layer": 2, "n_head": 4, "vocab_size": 64}))
+    >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(10, 32))
+    >>> net(torch.randn(5, 24, 3)).shape
+    torch.Size([5, 8, 3])
+    >>> out = net.forward_train(torch.randn(5, 24, 3))
+    >>> len(out.features), out.textual_forecast.shape
+    (3, torch.Size([5, 8, 3]))
+    """
+
+    def __init__(
+        self,
+        backbone,
+        *,
+        seq_len,
+        pred_len,
+        principal_words=None,
+        lora_r=8,
+        lora_alpha=32,
+        lora_dropout=0.1,
+        encoder_ffn=2048,
+        dropout=0.1,
+    ):
+        super().__init__()
+        config = backbone.config
+        width, n_heads = config.n_embd, config.n_head
+        n_states = len(backbone.h) + 1
+        backbone.wte = None  # never used: inputs are embeddings
+        self.input_projection = nn.Linear(seq_len, width)
+        self.encoder = nn.TransformerEncoderLayer(
+            width, n_heads, encoder_ffn, dropout, activation="relu", batch_first=True
+        )
+        self.has_training_parts = principal_words is not None
+        if self.has_training_parts:
+            self.textual = _share_frozen(backbone)
+            self.cross_attention = PrincipalWordAttention(width, n_heads)
+            self.register_buffer("principal_words", torch.as_tensor(principal_words, dtype=torch.float32))
+            self.projections = nn.ModuleList(nn.Linear(width, width, bias=False) for _ in range(n_states))
+            self.textual_projections = nn.ModuleList(
+                nn.Linear(width, width, bias=False) for _ in range(n_states)
+            )
+            self.textual.requires_grad_(False)
+            self.textual.wpe.requires_grad_(True)
+        self.temporal = _add_lora(backbone, lora_r, lora_alpha, lora_dropout) if lora_r else backbone
+        for name, parameter in self.temporal.named_parameters():
+            parameter.requires_grad_("lora_" in name or _is_branch_own(name))
+        self.head = nn.Linear(width, pred_len)
+
+    @property
+    def seq_len(self):
+        """Look-back length L the network takes.
+
+        Examples
+        --------
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+        >>> CALFNetwork(backbone, seq_len=24, pred_len=8).seq_len
+        24
+        """
+        return self.input_projection.in_features
+
+    @property
+    def pred_len(self):
+        """Horizon P the network forecasts.
+
+        Examples
+        --------
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+        >>> CALFNetwork(backbone, seq_len=24, pred_len=8).pred_len
+        8
+        """
+        return self.head.out_features
+
+    def _time_tokens(self, x):
+        # The statistics stay in the input's precision (float32) whatever the
+        # weights' dtype: a bfloat16 mean of raw values would be off by units.
+        x, mean, std = _normalise(x)
+        x = x.to(self.input_projection.weight.dtype)
+        return self.encoder(self.input_projection(x.transpose(1, 2))), mean, std
+
+    def _forecast(self, hidden, mean, std):
+        return self.head(hidden).to(mean.dtype).transpose(1, 2) * std + mean
+
+    def forward(self, x):
+        """Forecast with the temporal branch alone (inference and validation).
+
+        Parameters
+        ----------
+        x : Tensor of shape (B, L, M)
+            Look-back windows.
+
+        Returns
+        -------
+        Tensor of shape (B, P, M)
+            Forecasts in the units of ``x``.
+
+        Examples
+        --------
+        >>> _ = torch.manual_seed(0)
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+        >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8).eval()
+        >>> x = torch.randn(5, 24, 3)
+        >>> net(x).shape
+        torch.Size([5, 8, 3])
+        >>> # Each window is standardised first: shifting and scaling it does the same to its forecast.
+        >>> torch.allclose(net(10 + 2 * x), 10 + 2 * net(x), atol=1e-3)
+        True
+        """
+        tokens, mean, std = self._time_tokens(x)
+        hidden, _ = _run_branch(self.temporal, tokens, hidden_states=False)
+        return self._forecast(hidden, mean, std)
+
+    def forward_train(self, x, textual=True, features=True):
+        """Run both branches for the training loss.
+
+        Parameters
+        ----------
+        x : Tensor of shape (B, L, M)
+            Look-back windows.
+        textual : bool, default=True
+            Run the textual branch (needed by the output and feature losses).
+        features : bool, default=True
+            Collect and project the hidden states (needed by the feature loss).
+
+        Returns
+        -------
+        CALFOutputs
+            The two forecasts and the projected hidden states; the textual
+            forecast is ``None`` when ``textual`` and ``features`` are both
+            false, the states are ``None`` when ``features`` is false.
+
+        Raises
+        ------
+        RuntimeError
+            If the network was built for inference only and ``textual`` or
+            ``features`` is true.
+
+        Examples
+        --------
+        >>> _ = torch.manual_seed(0)
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+        >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(5, 16))
+        >>> x = torch.randn(4, 24, 3)
+        >>> out = net.forward_train(x)
+        >>> out.textual_forecast.shape, len(out.features), out.features[0].shape
+        (torch.Size([4, 8, 3]), 2, torch.Size([4, 3, 16]))
+        >>> out = net.forward_train(x, features=False)
+        >>> out.textual_forecast is not None, out.features
+        (True, None)
+        """
+        if (textual or features) and not self.has_training_parts:
+            raise RuntimeError("this network was built for inference only; it cannot be trained")
+        tokens, mean, std = self._time_tokens(x)
+        hidden, states = _run_branch(self.temporal, tokens, hidden_states=features)
+        forecast = self._forecast(hidden, mean, std)
+        if not (textual or features):
+            return CALFOutputs(forecast, None, None, None)
+        text_tokens = self.cross_attention(tokens, self.principal_words)
+        text_hidden, text_states = _run_branch(self.textual, text_tokens, hidden_states=features)
+        projected = textual_projected = None
+        if features:
+            projected = [p(s) for p, s in zip(self.projections, states)]
+            textual_projected = [p(s) for p, s in zip(self.textual_projections, text_states)]
+        return CALFOutputs(forecast, self._forecast(text_hidden, mean, std), projected, textual_projected)
+
+    def main_parameters(self):
+        """Trainable parameters other than the feature projections.
+
+        Returns
+        -------
+        list of torch.nn.Parameter
+            What the main optimiser trains: input encoder, head, LoRA
+            adapters, the branches' own LayerNorms and position embeddings
+            and the cross-attention. The frozen backbone tensors are not in it.
+
+        Examples
+        --------
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+        >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(5, 16))
+        >>> names = {id(p): name for name, p in net.named_parameters()}
+        >>> main = [names[id(p)] for p in net.main_parameters()]
+        >>> sorted({name.split(".")[0] for name in main})
+        ['cross_attention', 'encoder', 'head', 'input_projection', 'temporal', 'textual']
+        >>> any("lora_" in name for name in main), any(name.endswith("c_attn.weight") for name in main)
+        (True, False)
+        """
+        skip = set()
+        if self.has_training_parts:
+            skip = {id(p) for p in self.projections.parameters()}
+            skip |= {id(p) for p in self.textual_projections.parameters()}
+        return [p for p in self.parameters() if p.requires_grad and id(p) not in skip]
+
+    def projection_parameters(self):
+        """The feature projections' parameters (their own optimiser).
+
+        Returns
+        -------
+        list of torch.nn.Parameter
+            The weights of the temporal and the textual projections of every
+            hidden state; empty for an inference-only network.
+
+        Examples
+        --------
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+        >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(5, 16))
+        >>> len(net.projection_parameters())  # 2 hidden states, 2 branches
+        4
+        >>> net.strip_for_inference().projection_parameters()
+        []
+        """
+        if not self.has_training_parts:
+            return []
+        return list(self.projections.parameters()) + list(self.textual_projections.parameters())
+
+    def hold_frozen_matrices_in(self, dtype):
+        """Keep the frozen backbone's weight matrices in ``dtype`` (mixed-precision training).
+
+        Under ``torch.autocast`` every product casts its float32 weight to
+        the lower precision, and keeps that copy for the backward pass, once
+        per branch and step. The frozen matrices are never updated, so they
+        need no float32 master copy: held in ``dtype`` they give the same
+        products without the copies (about a fifth less training memory at
+        the paper's shape). Trainable tensors, LayerNorms and biases are left
+        in float32. :meth:`strip_for_inference` brings them back to float32
+        before it merges LoRA.
+
+        Parameters
+        ----------
+        dtype : torch.dtype
+            The autocast dtype, e.g. ``torch.bfloat16``.
+
+        Returns
+        -------
+        self : CALFNetwork
+
+        Examples
+        --------
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+        >>> net = CALFNetwork(backbone, seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+        >>> _ = net.hold_frozen_matrices_in(torch.bfloat16)
+        >>> attention = net.temporal.h[0].attn.c_attn
+        >>> attention.base_layer.weight.dtype, attention.lora_A.default.weight.dtype
+        (torch.bfloat16, torch.float32)
+        """
+        for parameter in self.parameters():
+            if not parameter.requires_grad and parameter.ndim == 2 and parameter.is_floating_point():
+                parameter.data = parameter.data.to(dtype)
+        return self
+
+    def store_matrices_transposed(self):
+        """Store GPT-2's weight matrices (kept as (in, out)) in the transposed memory layout.
+
+        The values and the forecasts' shapes do not change; only which of the
+        CPU's matrix-product kernels runs does. Where a CPU has no bfloat16
+        instructions, torch's fallback kernel multiplies by a bfloat16
+        (in, out) matrix about 10x slower than by the same matrix stored
+        transposed (measured on an AVX2 CPU, docs/performance.md);
+        :func:`~calf_sklearn.precision.place_network` calls this there.
+
+        Returns
+        -------
+        self : CALFNetwork
+
+        Examples
+        --------
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+        >>> net = CALFNetwork(backbone, seq_len=8, pred_len=4).strip_for_inference().eval()
+        >>> x = torch.randn(3, 8, 2)
+        >>> before = net(x)
+        >>> weight = net.store_matrices_transposed().temporal.h[0].attn.c_attn.weight
+        >>> weight.shape, weight.is_contiguous(), torch.equal(net(x), before)
+        (torch.Size([16, 48]), False, True)
+        """
+        from transformers.pytorch_utils import Conv1D
+
+        for module in self.modules():
+            if isinstance(module, Conv1D) and module.weight.is_contiguous():
+                module.weight.data = module.weight.data.t().contiguous().t()
+        return self
+
+    def strip_for_inference(self):
+        """Drop everything only training needs and merge LoRA into the weights.
+
+        Afterwards the network holds one copy of the backbone, no principal
+        words and no adapters, and forecasts exactly as before up to float
+        rounding of the merge.
+
+        Returns
+        -------
+        self : CALFNetwork
+            The same network, modified in place, with no trainable parameters.
+
+        Examples
+        --------
+        >>> _ = torch.manual_seed(0)
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+        >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(5, 16))
+        >>> x = torch.randn(4, 24, 3)
+        >>> before = net.eval()(x)
+        >>> net.strip_for_inference() is net
+        True
+        >>> net.has_training_parts, hasattr(net, "textual"), any(p.requires_grad for p in net.parameters())
+        (False, False, False)
+        >>> torch.allclose(net(x), before, atol=1e-5)
+        True
+        """
+        if self.has_training_parts:
+            del self.textual, self.cross_attention, self.projections, self.textual_projections
+            del self.principal_words
+            self.has_training_parts = False
+        # LoRA is merged in float32 (frozen matrices may be held in bfloat16).
+        for parameter in self.parameters():
+            if parameter.is_floating_point() and parameter.dtype != torch.float32:
+                parameter.data = parameter.data.float()
+        # Safe only now: the textual branch no longer shares these weights.
+        _merge_lora(self.temporal)
+        self.requires_grad_(False)
+        return self
+
+    def export(self):
+        """Everything needed to rebuild an inference-only network, on the CPU.
+
+        Returns
+        -------
+        dict
+            ``config`` (the GPT-2 configuration as a dict), ``seq_len``,
+            ``pred_len``, ``encoder_ffn``, ``dropout`` and ``state_dict``.
+
+        Raises
+        ------
+        RuntimeError
+            If the network still has training parts or LoRA adapters (call
+            :meth:`strip_for_inference` first).
+
+        Examples
+        --------
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+        >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, encoder_ffn=32)
+        >>> payload = net.strip_for_inference().export()
+        >>> sorted(payload)
+        ['config', 'dropout', 'encoder_ffn', 'pred_len', 'seq_len', 'state_dict']
+        >>> payload["seq_len"], payload["pred_len"], payload["encoder_ffn"], payload["config"]["n_embd"]
+        (24, 8, 32, 16)
+        """
+        if self.has_training_parts or any("lora_" in n for n, _ in self.named_parameters()):
+            raise RuntimeError("call strip_for_inference() before export()")
+        return {
+            "config": self.temporal.config.to_dict(),
+            "seq_len": self.seq_len,
+            "pred_len": self.pred_len,
+            "encoder_ffn": self.encoder.linear1.out_features,
+            "dropout": self.encoder.dropout.p,
+            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
+        }
+
+    @classmethod
+    def from_export(cls, payload):
+        """Rebuild the inference-only network that :meth:`export` described.
+
+        Parameters
+        ----------
+        payload : dict
+            The output of :meth:`export`.
+
+        Returns
+        -------
+        CALFNetwork
+            In eval mode, on the CPU, with no trainable parameters.
+
+        Examples
+        --------
+        >>> _ = torch.manual_seed(0)
+        >>> from transformers import GPT2Model
+        >>> from calf_sklearn.backbone import gpt2_config
+        >>> backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+        >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8).strip_for_inference().eval()
+        >>> rebuilt = CALFNetwork.from_export(net.export())
+        >>> x = torch.randn(4, 24, 3)
+        >>> torch.allclose(rebuilt(x), net(x), atol=1e-6), rebuilt.training
+        (True, False)
+        """
+        from transformers import GPT2Model
+
+        from .backbone import gpt2_config
+
+        config = gpt2_config(payload["config"])
+        config._attn_implementation = "sdpa"
+        # Build on the meta device and adopt the saved tensors: no time is
+        # spent initialising weights that are overwritten at once.
+        with torch.device("meta"):
+            network = cls(
+                GPT2Model(config),
+                seq_len=payload["seq_len"],
+                pred_len=payload["pred_len"],
+                lora_r=0,
+                encoder_ffn=payload["encoder_ffn"],
+                dropout=payload["dropout"],
+            )
+        network.load_state_dict(payload["state_dict"], strict=True, assign=True)
+        return network.requires_grad_(False).eval()
+
+
+def forecast_windows(network, windows, batch_size, device, *, precision=None, forward=None):
+    """Forecast a stack of look-back windows in batches, without gradients.
+
+    Parameters
+    ----------
+    network : CALFNetwork
+        The network (put in eval mode for the call, then restored).
+    windows : ndarray of shape (N, L, M)
+        Look-back windows.
+    batch_size : int
+        Windows per forward pass.
+    device : torch.device
+        Where the network lives.
+    precision : calf_sklearn.precision.Precision, default=None
+        Run under its autocast (validation of a mixed-precision fit, whose
+        weights are still float32); ``None`` runs in the weights' dtype.
+    forward : callable, default=None
+        What maps a batch tensor on ``device`` to its forecast, e.g. a
+        compiled copy of ``network``; ``None`` calls ``network``.
+
+    Returns
+    -------
+    ndarray of shape (N, P, M), float32
+        Forecasts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from transformers import GPT2Model
+    >>> from calf_sklearn.backbone import gpt2_config
+    >>> backbone = GPT2Model(gpt2_config({"n_embd": 32, "n_layer": 2, "n_head": 4, "vocab_size": 64}))
+    >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(10, 32))
+    >>> windows = np.random.default_rng(0).normal(size=(10, 24, 3))
+    >>> forecast_windows(net, windows, batch_size=4, device=torch.device("cpu")).shape
+    (10, 8, 3)
+    """
+    import contextlib
+
+    import numpy as np
+
+    from .transfer import to_device
+
+    forward = network if forward is None else forward
+    autocast = precision.autocast() if precision is not None else contextlib.nullcontext()
+    was_training = network.training
+    network.eval()
+    out = []
+    try:
+        with torch.inference_mode(), autocast:
+            for start in range(0, len(windows), batch_size):
+                # Contiguous float32 whatever the caller's layout: the same
+                # values then take the same kernels and give the same bits.
+                batch = to_device(windows[start : start + batch_size], device)
+                out.append(forward(batch).float().cpu().numpy())
+    finally:
+        network.train(was_training)
+    if not out:
+        return np.empty((0, network.pred_len, windows.shape[-1]), dtype=np.float32)
+    return np.concatenate(out)
