@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import download as _download
-from .registry import DATASETS, DatasetInfo, _unknown_message
+from .registry import DATASETS, DatasetInfo, unknown_message
 
 __all__ = ["DATA_ENV", "get_data_home", "load_dataset"]
 
@@ -52,7 +52,7 @@ def get_data_home(data_home=None):
     return Path(platformdirs.user_data_dir("calf-sklearn", appauthor=False)) / "data"
 
 
-def _resolve(name, data_home):
+def resolve(name, data_home):
     """The registry entry (or None) and the path of the file ``name`` refers to."""
     folder = get_data_home(data_home)
     if isinstance(name, DatasetInfo):
@@ -69,13 +69,14 @@ def _resolve(name, data_home):
     candidate = Path(name).expanduser()
     path = candidate if candidate.is_absolute() else folder / candidate
     if not (candidate.suffix or len(candidate.parts) > 1 or path.is_file()):
-        raise ValueError(_unknown_message(name))
+        raise ValueError(unknown_message(name))
     # A registered file given by path keeps its split, URL and checksums.
     info = DATASETS.get(candidate.name)
     return info, path
 
 
-def _missing_message(path, info, reason=None):
+def missing_message(path, info, reason=None):
+    """Message for a data file that is not in its folder: where it was looked for and how to get it."""
     folder = path.parent
     where = f"Data file {path.name!r} was not found in {folder}"
     elsewhere = (
@@ -164,14 +165,15 @@ def _read_csv(path):
     return frame
 
 
-def _load(info, path, download):
+def load_file(info, path, download):
+    """Read the CSV at ``path``, first downloading it (registry entry ``info``) when missing and allowed."""
     if not path.is_file():
         if info is None or info.url is None or not download:
-            raise FileNotFoundError(_missing_message(path, info))
+            raise FileNotFoundError(missing_message(path, info))
         try:
             _download.fetch(info, path)
         except _download.DownloadFailed as error:
-            raise FileNotFoundError(_missing_message(path, info, reason=str(error))) from error
+            raise FileNotFoundError(missing_message(path, info, reason=str(error))) from error
     return _read_csv(path)
 
 
@@ -236,5 +238,5 @@ def load_dataset(name, *, data_home=None, download=True):
     ((300, 2), ['s0', 's1'], 'date', dtype('float64'))
     >>> shutil.rmtree(folder)
     """
-    info, path = _resolve(name, data_home)
-    return _load(info, path, download)
+    info, path = resolve(name, data_home)
+    return load_file(info, path, download)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .._utils import checks as _params
-from .files import _load, _resolve
+from .files import load_file, resolve
 from .registry import SPLITS
 
 __all__ = ["PARTS", "BenchmarkData", "load_benchmark", "split_borders"]
@@ -260,9 +260,9 @@ def load_benchmark(name, *, seq_len=96, percent=100, data_home=None, download=Tr
 
     seq_len = _params.check_int("seq_len", seq_len, 1)
     percent = _params.check_int("percent", percent, 1, 100)
-    info, path = _resolve(name, data_home)
+    info, path = resolve(name, data_home)
     split = info.split if info is not None else "ratio"
-    frame = _load(info, path, download)
+    frame = load_file(info, path, download)
     borders = split_borders(len(frame), split, seq_len, percent)
     full_train = split_borders(len(frame), split, seq_len, 100)["train"]
     scaler = StandardScaler().fit(frame.iloc[full_train[0] : full_train[1]])

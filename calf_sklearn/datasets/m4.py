@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import download as _download
-from .files import _missing_message, get_data_home
+from .files import get_data_home, missing_message
 from .registry import DatasetInfo
 
 __all__ = ["M4_GROUPS", "M4Data", "M4Group", "load_m4"]
@@ -170,11 +170,11 @@ def _path(filename, data_home, download):
             return candidate
     info, path = _info(filename), folder / filename
     if not download:
-        raise FileNotFoundError(_missing_message(path, info) + f" ({filename}.gz is read too.)")
+        raise FileNotFoundError(missing_message(path, info) + f" ({filename}.gz is read too.)")
     try:
         _download.fetch(info, path)
     except _download.DownloadFailed as error:
-        raise FileNotFoundError(_missing_message(path, info, reason=str(error))) from error
+        raise FileNotFoundError(missing_message(path, info, reason=str(error))) from error
     return path
 
 

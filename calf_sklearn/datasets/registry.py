@@ -232,7 +232,7 @@ class _Registry(Mapping):
             canonical = self._keys.get(_key(name))
             if canonical is not None:
                 return self._infos[canonical]
-        raise KeyError(_unknown_message(name))
+        raise KeyError(unknown_message(name))
 
     def __iter__(self):
         return iter(self._infos)
@@ -252,7 +252,8 @@ class _Registry(Mapping):
 DATASETS = _Registry(_REGISTRY, _EXTRA_ALIASES)
 
 
-def _unknown_message(name):
+def unknown_message(name):
+    """Message for an unknown data set name, with the closest known name when there is one."""
     guess = DATASETS.suggestion(name) if isinstance(name, str) else None
     hint = f" Did you mean {guess!r}?" if guess else ""
     return (
