@@ -18,8 +18,10 @@ from ._apps.long_term import (
     BenchmarkInterrupted,
     preset,
     run_benchmark,
-    to_markdown,
 )
+
+# Not in __all__ (undocumented), but importable here as it always was.
+from ._apps.report import to_markdown  # noqa: F401
 
 __all__ = [
     "GPT2_SHAPE",

@@ -5,14 +5,10 @@ The public face of this module is :mod:`calf_sklearn.short_term`; its documentat
 
 from __future__ import annotations
 
-import json
 import time
-import warnings
-from datetime import date
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .. import datasets
 from .._estimators.baselines import (
@@ -22,20 +18,18 @@ from .._estimators.baselines import (
     SeasonalNaiveForecaster,
 )
 from .._estimators.calf import CALFForecaster
-from .._estimators.metrics import _seasonal_scales, mase, msis, owa, smape
+from .._estimators.metrics import mase, msis, owa, smape
 from .._series.conformal import check_coverage
-from .._version import __version__
-from .long_term import (
-    _DLINEAR,
-    _backbone_label,
-    _fit,
-    _hardware,
-    _precision_suffix,
-    _prepare_folder,
-    _Run,
-    _stride_for,
-    to_markdown,
+from .experiment import (
+    DLINEAR_SETTINGS,
+    Experiment,
+    Run,
+    Scores,
+    backbone_label,
+    precision_suffix,
+    stride_for,
 )
+from .report import open_figure, save_figure
 
 __all__ = ["M4_MODELS", "M4_QUICK", "is_m4", "m4_preset", "run_m4_benchmark"]
 
@@ -132,31 +126,6 @@ def m4_preset(group):
     }
 
 
-def _model(name, group, run, n_windows, random_state, device, verbose):
-    horizon, period = group.horizon, group.period
-    # The rules train nothing: their last H points only calibrate the intervals.
-    if name == "naive":
-        return NaiveForecaster(pred_len=horizon, validation_size=horizon)
-    if name == "snaive":
-        return SeasonalNaiveForecaster(pred_len=horizon, period=period, validation_size=horizon)
-    if name == "naive2":
-        return Naive2Forecaster(pred_len=horizon, period=period, validation_size=horizon)
-    if name == "dlinear":
-        stride = _stride_for(n_windows, M4_QUICK["dlinear_windows"]) if run.quick else 1
-        return DLinearForecaster(
-            pred_len=horizon,
-            seq_len=group.seq_len,
-            padding=True,
-            validation_size=horizon,
-            window_stride=stride,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-            **_DLINEAR,
-        )
-    return CALFForecaster(**run.calf_params)
-
-
 def _scores(forecasts, data, naive2_scores):
     s, m = smape(data.test, forecasts), mase(data.test, forecasts, data.train, data.group.period)
     return {"smape": s, "mase": m, "owa": owa(s, m, *naive2_scores)}
@@ -168,9 +137,13 @@ def _forecast_with_intervals(model, coverage):
     calibration = getattr(model, "calibration_", None)
     if calibration is None or calibration.max_coverage < levels[-1]:  # too few series to calibrate
         return np.stack(model.predict())[:, :, 0], None, None
-    _, point, bounds = model._interval_bounds(None, None, levels, "benchmark")
-    by_level = {level: (lower[:, :, 0], upper[:, :, 0]) for level, (lower, upper) in zip(levels, bounds)}
-    return point[:, :, 0], by_level[coverage], by_level[0.95]
+    # X=None on a panel fit: one (H, 1) forecast and one {level: (lower, upper)} per series.
+    point, members = model.predict_with_interval(coverage=levels)
+    by_level = {
+        level: tuple(np.stack([member[level][side] for member in members])[:, :, 0] for side in (0, 1))
+        for level in levels
+    }
+    return np.stack(point)[:, :, 0], by_level[coverage], by_level[0.95]
 
 
 def _interval_scores(data, coverage, interval, interval_95):
@@ -182,12 +155,12 @@ def _interval_scores(data, coverage, interval, interval_95):
             "msis": np.nan,
         }
     lower, upper = interval
-    scales = _seasonal_scales(data.train, data.n_series, data.group.period)
     return {
         "interval_level": coverage,
         "interval_coverage": float(((data.test >= lower) & (data.test <= upper)).mean()),
-        # Raw widths of series of different scales do not pool: each in units of MASE's scale.
-        "interval_width": float(np.mean((upper - lower).mean(axis=1) / scales)),
+        # Raw widths of series of different scales do not pool: each in units of MASE's scale,
+        # which is what MASE makes of the gap between the bounds.
+        "interval_width": mase(upper, lower, data.train, data.group.period),
         "msis": msis(data.test, *interval_95, data.train, data.group.period, alpha=0.05),
     }
 
@@ -297,7 +270,6 @@ def run_m4_benchmark(
     data = datasets.load_m4(group, data_home=data_home, download=download)
     group = data.group
     name = f"M4-{group.name}"
-    members = [series[:, None] for series in data.train]
     calf_params = {
         **m4_preset(group),
         "llm": llm,
@@ -311,127 +283,142 @@ def run_m4_benchmark(
     if quick:
         calf_params["max_epochs"] = M4_QUICK["max_epochs"]
     calf_params.update(params or {})
-    backbone = _backbone_label(llm, pretrained, calf_params.get("n_layers", 6))
-    suffix = _precision_suffix(calf_params)
+    backbone = backbone_label(llm, pretrained, calf_params.get("n_layers", 6))
+    suffix = precision_suffix(calf_params)
     if suffix:  # CALF in reduced precision: the table says so
         backbone += f", {suffix[1:]}"
     folder_name = f"{name}_{'pretrained' if pretrained else 'random'}" + ("_quick" if quick else "")
     folder_name += suffix
     folder = Path(output_dir) / folder_name
     coverage = check_coverage(coverage)
-    run = _Run(name, name, group.horizon, group.seq_len, 100, quick, backbone, calf_params, folder, coverage)
-    _prepare_folder(run, resume)
-    # Sliding windows of L + H rows in the training part (the last H rows validate).
-    n_windows = sum(max(len(s) - group.horizon - group.seq_len - group.horizon + 1, 1) for s in data.train)
-
-    naive2 = Naive2Forecaster(pred_len=group.horizon, period=group.period, validation_size=0).fit(members)
-    naive2_forecasts = np.stack(naive2.predict())[:, :, 0]
-    naive2_scores = (
-        smape(data.test, naive2_forecasts),
-        mase(data.test, naive2_forecasts, data.train, group.period),
+    run = Run(name, name, group.horizon, group.seq_len, 100, quick, backbone, calf_params, folder, coverage)
+    run.prepare(resume)
+    experiment = _M4(
+        run,
+        data,
+        n_plot_series=n_plot_series,
+        pretrained=pretrained,
+        random_state=random_state,
+        device=device,
+        verbose=verbose,
     )
-    epoch_cap = CALFForecaster(**calf_params).max_epochs
-    rows = []
-    for model_name in models:
-        saved = run.folder / f"{model_name}.json"
-        row = json.loads(saved.read_text()) if saved.exists() else None
-        cap = epoch_cap if model_name == "calf" else None
-        if row is not None and row.get("max_epochs") == cap:
-            if verbose:
-                print(f"[{model_name}] already done in {run.folder}; reusing its result")
-            rows.append(row)
-            continue
-        if verbose:
-            print(f"[{model_name}] fitting on {data.n_series} {name} series, horizon {group.horizon}")
-        model = _model(model_name, group, run, n_windows, random_state, device, verbose)
-        fitted = _fit(model_name, model, members, None, run)
+    return experiment.execute(models, plot=plot)
+
+
+class _M4(Experiment):
+    """The M4 protocol's models, scores and plot, for :func:`run_m4_benchmark`'s loop."""
+
+    labels = _NAMES
+
+    def __init__(self, run, data, *, n_plot_series, pretrained, random_state, device, verbose):
+        super().__init__(run, pretrained=pretrained, verbose=verbose)
+        self.data = data
+        self.members = [series[:, None] for series in data.train]
+        self.n_plot_series = n_plot_series
+        self.random_state = random_state
+        self.device = device
+        group = data.group
+        # Sliding windows of L + H rows in the training part (the last H rows validate).
+        self.n_windows = sum(
+            max(len(s) - group.horizon - group.seq_len - group.horizon + 1, 1) for s in data.train
+        )
+        # OWA is relative to Naive2, so it is scored whether or not it is one of the models run.
+        naive2 = Naive2Forecaster(pred_len=group.horizon, period=group.period, validation_size=0)
+        naive2_forecasts = np.stack(naive2.fit(self.members).predict())[:, :, 0]
+        self.naive2_scores = (
+            smape(data.test, naive2_forecasts),
+            mase(data.test, naive2_forecasts, data.train, group.period),
+        )
+
+    def training_data(self):
+        return self.members, None
+
+    def build(self, name):
+        group = self.data.group
+        horizon, period = group.horizon, group.period
+        # The rules train nothing: their last H points only calibrate the intervals.
+        if name == "naive":
+            return NaiveForecaster(pred_len=horizon, validation_size=horizon)
+        if name == "snaive":
+            return SeasonalNaiveForecaster(pred_len=horizon, period=period, validation_size=horizon)
+        if name == "naive2":
+            return Naive2Forecaster(pred_len=horizon, period=period, validation_size=horizon)
+        if name == "dlinear":
+            stride = stride_for(self.n_windows, M4_QUICK["dlinear_windows"]) if self.run.quick else 1
+            return DLinearForecaster(
+                pred_len=horizon,
+                seq_len=group.seq_len,
+                padding=True,
+                validation_size=horizon,
+                window_stride=stride,
+                device=self.device,
+                random_state=self.random_state,
+                verbose=self.verbose,
+                **DLINEAR_SETTINGS,
+            )
+        return CALFForecaster(**self.run.calf_params)
+
+    def score(self, name, model):
+        coverage = self.run.coverage
         started = time.perf_counter()
         forecasts, interval, interval_95 = _forecast_with_intervals(model, coverage)
         seconds = time.perf_counter() - started
-        np.save(run.folder / f"{model_name}_forecasts.npy", forecasts)
-        row = {
-            "dataset": name,
-            "target": name,
-            "horizon": group.horizon,
-            "model": _NAMES[model_name],
+        np.save(self.run.folder / f"{name}_forecasts.npy", forecasts)
+        columns = {
+            # Raw values of different scales have no pooled squared error worth reading.
             "mse": float("nan"),
             "mae": float("nan"),
-            **_scores(forecasts, data, naive2_scores),
-            **_interval_scores(data, coverage, interval, interval_95),
-            "backbone": backbone if model_name == "calf" else "-",
-            "pretrained": bool(pretrained) if model_name == "calf" else None,
-            **fitted,
-            "inference_s": seconds,
-            "windows_per_s": data.n_series / seconds if seconds > 0 else float("nan"),
-            "test_windows": data.n_series,
-            "percent": 100,
-            "quick": quick,
-            "device": str(getattr(model, "device_", "cpu")),
-            "max_epochs": cap,
+            **_scores(forecasts, self.data, self.naive2_scores),
+            **_interval_scores(self.data, coverage, interval, interval_95),
         }
-        saved.write_text(json.dumps(row, indent=1))
-        if model_name == "calf":
-            (run.folder / "calf.ckpt").unlink(missing_ok=True)
-        if verbose:
-            print(
-                f"[{model_name}] sMAPE {row['smape']:.3f}  MASE {row['mase']:.3f}  OWA {row['owa']:.3f}  "
-                f"MSIS {row['msis']:.3f}  {coverage:.0%} interval coverage {row['interval_coverage']:.3f}  "
-                f"({row['train_s']:.1f} s)"
-            )
-        rows.append(row)
+        return Scores(columns, self.data.n_series, seconds)
 
-    table = pd.DataFrame(rows)
-    table.attrs = {
-        "folder": str(run.folder),
-        "conditions": {
-            "date": date.today().isoformat(),
-            "hardware": _hardware(table["device"].iloc[0]),
-            "calf_sklearn": __version__,
-            "settings": {k: v for k, v in calf_params.items() if k not in ("llm", "verbose")},
-            "quick": quick,
+    def announce(self, name):
+        return f"fitting on {self.data.n_series} {self.run.dataset} series, horizon {self.run.pred_len}"
+
+    def summary(self, row):
+        return (
+            f"sMAPE {row['smape']:.3f}  MASE {row['mase']:.3f}  OWA {row['owa']:.3f}  "
+            f"MSIS {row['msis']:.3f}  {self.run.coverage:.0%} interval coverage {row['interval_coverage']:.3f}  "
+            f"({row['train_s']:.1f} s)"
+        )
+
+    def conditions(self):
+        group = self.data.group
+        return {
             "m4": {
                 "group": group.name,
                 "horizon": group.horizon,
                 "period": group.period,
-                "n_series": data.n_series,
-                "naive2_smape": naive2_scores[0],
-                "naive2_mase": naive2_scores[1],
-            },
-        },
-    }
-    table.to_csv(run.folder / "results.csv", index=False)
-    (run.folder / "results.md").write_text(to_markdown(table))
-    if plot:
-        _plot(run, models, data, n_plot_series)
-    return table
+                "n_series": self.data.n_series,
+                "naive2_smape": self.naive2_scores[0],
+                "naive2_mase": self.naive2_scores[1],
+            }
+        }
 
-
-def _plot(run, models, data, n_series):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        warnings.warn("matplotlib is not installed; no forecasts.png (pip install matplotlib).", stacklevel=3)
-        return
-    group = data.group
-    chosen = np.linspace(0, data.n_series - 1, num=min(n_series, data.n_series)).round().astype(int)
-    figure, axes = plt.subplots(len(chosen), 1, figsize=(9, 2.4 * len(chosen)), squeeze=False)
-    future = np.arange(group.horizon)
-    for axis, index in zip(axes[:, 0], chosen):
-        history = data.train[index][-group.seq_len :]
-        axis.plot(np.arange(-len(history), 0), history, color="0.5", lw=1, label="look-back")
-        axis.plot(future, data.test[index], "k", lw=1.5, label="truth")
-        for model_name in models:
-            forecasts = np.load(run.folder / f"{model_name}_forecasts.npy")
-            axis.plot(future, forecasts[index], lw=1.2, label=_NAMES[model_name])
-        axis.set_ylabel(data.ids[index])
-    axes[0, 0].legend(loc="upper left", ncol=6, fontsize=8)
-    label = " (QUICK)" if run.quick else ""
-    figure.suptitle(
-        f"{run.dataset} test, horizon {group.horizon}{label}\nCALF backbone: {run.backbone}", fontsize=10
-    )
-    figure.tight_layout()
-    figure.savefig(run.folder / "forecasts.png", dpi=110)
-    plt.close(figure)
+    def plot(self, models):
+        run, data = self.run, self.data
+        group = data.group
+        chosen = (
+            np.linspace(0, data.n_series - 1, num=min(self.n_plot_series, data.n_series)).round().astype(int)
+        )
+        opened = open_figure(len(chosen), stacklevel=4)  # the warning points at run_m4_benchmark's caller
+        if opened is None:
+            return
+        figure, axes = opened
+        future = np.arange(group.horizon)
+        for axis, index in zip(axes, chosen):
+            history = data.train[index][-group.seq_len :]
+            axis.plot(np.arange(-len(history), 0), history, color="0.5", lw=1, label="look-back")
+            axis.plot(future, data.test[index], "k", lw=1.5, label="truth")
+            for model_name in models:
+                forecasts = np.load(run.folder / f"{model_name}_forecasts.npy")
+                axis.plot(future, forecasts[index], lw=1.2, label=_NAMES[model_name])
+            axis.set_ylabel(data.ids[index])
+        axes[0].legend(loc="upper left", ncol=6, fontsize=8)
+        label = " (QUICK)" if run.quick else ""
+        save_figure(
+            figure,
+            f"{run.dataset} test, horizon {group.horizon}{label}\nCALF backbone: {run.backbone}",
+            run.folder / "forecasts.png",
+        )
