@@ -30,7 +30,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from calf_sklearn._torch.network import CALFOutputs, _normalise
+from calf_sklearn._torch.branches import normalise
+from calf_sklearn._torch.network import CALFOutputs
 
 __all__ = ["FaithfulCALF", "copy_weights_from"]
 
@@ -120,7 +121,7 @@ class FaithfulCALF(nn.Module):
         ignored: this path always computes everything.
         """
         del textual, features
-        x, mean, std = _normalise(x)
+        x, mean, std = normalise(x)
         tokens = self.encoder(self.input_projection(x.transpose(1, 2)))
         # One copy of the words per window.
         words = self.principal_words.unsqueeze(0).repeat(x.shape[0], 1, 1)

@@ -40,8 +40,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from speed_memory import build
 
-from calf_sklearn._apps.long_term import _hardware
-from calf_sklearn._torch.network import _normalise, _run_branch, forecast_windows
+from calf_sklearn._apps.experiment import hardware as _hardware
+from calf_sklearn._torch.branches import normalise, run_branch
+from calf_sklearn._torch.inference import forecast_windows
 from calf_sklearn.compiled import CompiledForecast
 from calf_sklearn.precision import place_network
 
@@ -52,16 +53,16 @@ def parts(network, x_numpy, batch_size, compiled, bfloat16=False):
     """The calls to time, each a closure over prepared inputs of its own stage."""
     cpu = torch.device("cpu")
     x = torch.from_numpy(x_numpy)
-    normalised, mean, std = _normalise(x)
+    normalised, mean, std = normalise(x)
     projected = network.input_projection(normalised.transpose(1, 2))
     tokens = network.encoder(projected)
-    hidden, _ = _run_branch(network.temporal, tokens, hidden_states=False)
+    hidden, _ = run_branch(network.temporal, tokens, hidden_states=False)
     calls = {
         "gpt2": lambda: network.temporal(inputs_embeds=tokens, use_cache=False),
-        "normalise": lambda: _normalise(x),
+        "normalise": lambda: normalise(x),
         "input_projection": lambda: network.input_projection(normalised.transpose(1, 2)),
         "encoder": lambda: network.encoder(projected),
-        "branch_residual": lambda: _run_branch(network.temporal, tokens, hidden_states=False),
+        "branch_residual": lambda: run_branch(network.temporal, tokens, hidden_states=False),
         "head": lambda: network._forecast(hidden, mean, std),
         "forward": lambda: network(x),
         "forecast_windows": lambda: forecast_windows(network, x_numpy, batch_size, cpu),

@@ -5,6 +5,7 @@ K principal words, n kept transformer blocks. Each series' whole look-back is
 one token, so a window is M tokens of width d.
 """
 
-from ._torch.network import CALFNetwork, CALFOutputs, PrincipalWordAttention, forecast_windows
+from ._torch.inference import forecast_windows
+from ._torch.network import CALFNetwork, CALFOutputs, PrincipalWordAttention
 
 __all__ = ["CALFNetwork", "CALFOutputs", "PrincipalWordAttention", "forecast_windows"]

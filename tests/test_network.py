@@ -220,15 +220,15 @@ class _FixedLanguageModel(nn.Module):
 
 def test_the_feature_loss_changes_when_only_the_residual_changes():
     """Same language-model states, other tokens: only the deepest state and the feature loss move."""
-    from calf_sklearn._torch.network import _run_branch
+    from calf_sklearn._torch.branches import run_branch
 
     generator = torch.Generator().manual_seed(3)
     states = tuple(torch.randn(2, 3, WIDTH, generator=generator) for _ in range(N_LAYERS + 1))
     model = _FixedLanguageModel(states)
     tokens = torch.randn(2, 3, WIDTH, generator=generator)
     other = tokens + torch.randn(2, 3, WIDTH, generator=generator)
-    residual, features = _run_branch(model, tokens, hidden_states=True)
-    other_residual, other_features = _run_branch(model, other, hidden_states=True)
+    residual, features = run_branch(model, tokens, hidden_states=True)
+    other_residual, other_features = run_branch(model, other, hidden_states=True)
     torch.testing.assert_close(residual, states[-1] + tokens)
     assert torch.equal(features[-1], residual) and torch.equal(other_features[-1], other_residual)
     for a, b in zip(features[:-1], other_features[:-1]):
@@ -238,7 +238,7 @@ def test_the_feature_loss_changes_when_only_the_residual_changes():
     assert float(loss.feature_term(list(features), reference)) != pytest.approx(
         float(loss.feature_term(list(other_features), reference)), rel=1e-3
     )
-    assert _run_branch(model, tokens, hidden_states=False)[1] is None
+    assert run_branch(model, tokens, hidden_states=False)[1] is None
 
 
 def test_the_faithful_reimplementation_agrees_and_would_catch_the_old_deepest_state(monkeypatch):
@@ -258,7 +258,7 @@ def test_the_faithful_reimplementation_agrees_and_would_catch_the_old_deepest_st
             out = model(inputs_embeds=tokens, output_hidden_states=hidden_states, use_cache=False)
             return out.last_hidden_state + tokens, out.hidden_states
 
-        monkeypatch.setattr(network, "_run_branch", old_branch)
+        monkeypatch.setattr(network, "run_branch", old_branch)
         with pytest.raises(AssertionError, match="differ in outputs"):
             speed_memory.check_equivalence()
     finally:

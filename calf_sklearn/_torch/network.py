@@ -5,30 +5,19 @@ The public face of this module is :mod:`calf_sklearn.network`; its documentation
 
 from __future__ import annotations
 
-import copy
 from typing import NamedTuple
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .branches import add_lora, is_branch_own, merge_lora, normalise, run_branch, share_frozen
+from .export import export_payload, network_from_payload
+from .inference import forecast_windows
+
+# forecast_windows lives in .inference; it is re-exported here for the callers
+# that still import it from the network module.
 __all__ = ["CALFNetwork", "CALFOutputs", "PrincipalWordAttention", "forecast_windows"]
-
-_EPS = 1e-5
-# Parameters each language branch owns and may train; every other backbone
-# tensor is frozen and shared by the two branches.
-_BRANCH_OWN = ("ln_1.", "ln_2.", "ln_f.", "wpe.")
-
-
-def _normalise(x):
-    """Per-window, per-series standardisation with detached statistics."""
-    mean = x.mean(dim=1, keepdim=True).detach()
-    std = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + _EPS).detach()
-    return (x - mean) / std, mean, std
-
-
-def _is_branch_own(name):
-    return any(part in name for part in _BRANCH_OWN)
 
 
 class CALFOutputs(NamedTuple):
@@ -142,53 +131,6 @@ class PrincipalWordAttention(nn.Module):
         return self.out_proj(out.transpose(1, 2).reshape(batch, n_tokens, width))
 
 
-def _share_frozen(model):
-    """A copy of ``model`` that shares every frozen tensor with it."""
-    memo = {id(p): p for name, p in model.named_parameters() if not _is_branch_own(name)}
-    return copy.deepcopy(model, memo)
-
-
-def _add_lora(model, r, alpha, dropout):
-    from peft import LoraConfig, inject_adapter_in_model
-
-    config = LoraConfig(
-        r=r,
-        lora_alpha=alpha,
-        lora_dropout=dropout,
-        target_modules=["c_attn"],
-        bias="none",
-        fan_in_fan_out=True,  # GPT-2's Conv1D stores its weight as (in, out)
-    )
-    return inject_adapter_in_model(config, model)
-
-
-def _merge_lora(model):
-    """Fold LoRA updates into the base weights and remove the adapters."""
-    from peft.tuners.lora import LoraLayer
-
-    for name, module in list(model.named_modules()):
-        if isinstance(module, LoraLayer):
-            module.merge()
-            parent_name, _, child = name.rpartition(".")
-            setattr(model.get_submodule(parent_name), child, module.get_base_layer())
-
-
-def _run_branch(model, tokens, hidden_states):
-    """A branch's residual output ``LM(tokens) + tokens`` and, if asked, its n + 1 feature states.
-
-    The states are the embedding output and the outputs of blocks 1 .. n-1,
-    then, deepest, the residual output itself rather than ``ln_f(block n)``:
-    the authors add the residual in place to the tensor that is also the last
-    entry of their hidden-state tuple, so the feature loss compares it
-    (METHOD.md section 5).
-    """
-    out = model(inputs_embeds=tokens, output_hidden_states=hidden_states, use_cache=False)
-    residual = out.last_hidden_state + tokens
-    if not hidden_states:
-        return residual, None
-    return residual, (*out.hidden_states[:-1], residual)
-
-
 class CALFNetwork(nn.Module):
     """The CALF network: input encoder, two GPT-2 branches and a shared head.
 
@@ -261,7 +203,7 @@ class CALFNetwork(nn.Module):
         )
         self.has_training_parts = principal_words is not None
         if self.has_training_parts:
-            self.textual = _share_frozen(backbone)
+            self.textual = share_frozen(backbone)
             self.cross_attention = PrincipalWordAttention(width, n_heads)
             self.register_buffer("principal_words", torch.as_tensor(principal_words, dtype=torch.float32))
             self.projections = nn.ModuleList(nn.Linear(width, width, bias=False) for _ in range(n_states))
@@ -270,9 +212,9 @@ class CALFNetwork(nn.Module):
             )
             self.textual.requires_grad_(False)
             self.textual.wpe.requires_grad_(True)
-        self.temporal = _add_lora(backbone, lora_r, lora_alpha, lora_dropout) if lora_r else backbone
+        self.temporal = add_lora(backbone, lora_r, lora_alpha, lora_dropout) if lora_r else backbone
         for name, parameter in self.temporal.named_parameters():
-            parameter.requires_grad_("lora_" in name or _is_branch_own(name))
+            parameter.requires_grad_("lora_" in name or is_branch_own(name))
         self.head = nn.Linear(width, pred_len)
 
     @property
@@ -306,7 +248,7 @@ class CALFNetwork(nn.Module):
     def _time_tokens(self, x):
         # The statistics stay in the input's precision (float32) whatever the
         # weights' dtype: a bfloat16 mean of raw values would be off by units.
-        x, mean, std = _normalise(x)
+        x, mean, std = normalise(x)
         x = x.to(self.input_projection.weight.dtype)
         return self.encoder(self.input_projection(x.transpose(1, 2))), mean, std
 
@@ -341,7 +283,7 @@ class CALFNetwork(nn.Module):
         True
         """
         tokens, mean, std = self._time_tokens(x)
-        hidden, _ = _run_branch(self.temporal, tokens, hidden_states=False)
+        hidden, _ = run_branch(self.temporal, tokens, hidden_states=False)
         return self._forecast(hidden, mean, std)
 
     def forward_train(self, x, textual=True, features=True):
@@ -387,12 +329,12 @@ class CALFNetwork(nn.Module):
         if (textual or features) and not self.has_training_parts:
             raise RuntimeError("this network was built for inference only; it cannot be trained")
         tokens, mean, std = self._time_tokens(x)
-        hidden, states = _run_branch(self.temporal, tokens, hidden_states=features)
+        hidden, states = run_branch(self.temporal, tokens, hidden_states=features)
         forecast = self._forecast(hidden, mean, std)
         if not (textual or features):
             return CALFOutputs(forecast, None, None, None)
         text_tokens = self.cross_attention(tokens, self.principal_words)
-        text_hidden, text_states = _run_branch(self.textual, text_tokens, hidden_states=features)
+        text_hidden, text_states = run_branch(self.textual, text_tokens, hidden_states=features)
         projected = textual_projected = None
         if features:
             projected = [p(s) for p, s in zip(self.projections, states)]
@@ -559,7 +501,7 @@ class CALFNetwork(nn.Module):
             if parameter.is_floating_point() and parameter.dtype != torch.float32:
                 parameter.data = parameter.data.float()
         # Safe only now: the textual branch no longer shares these weights.
-        _merge_lora(self.temporal)
+        merge_lora(self.temporal)
         self.requires_grad_(False)
         return self
 
@@ -590,16 +532,7 @@ class CALFNetwork(nn.Module):
         >>> payload["seq_len"], payload["pred_len"], payload["encoder_ffn"], payload["config"]["n_embd"]
         (24, 8, 32, 16)
         """
-        if self.has_training_parts or any("lora_" in n for n, _ in self.named_parameters()):
-            raise RuntimeError("call strip_for_inference() before export()")
-        return {
-            "config": self.temporal.config.to_dict(),
-            "seq_len": self.seq_len,
-            "pred_len": self.pred_len,
-            "encoder_ffn": self.encoder.linear1.out_features,
-            "dropout": self.encoder.dropout.p,
-            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
-        }
+        return export_payload(self)
 
     @classmethod
     def from_export(cls, payload):
@@ -627,83 +560,4 @@ class CALFNetwork(nn.Module):
         >>> torch.allclose(rebuilt(x), net(x), atol=1e-6), rebuilt.training
         (True, False)
         """
-        from transformers import GPT2Model
-
-        from .backbone import gpt2_config
-
-        config = gpt2_config(payload["config"])
-        config._attn_implementation = "sdpa"
-        # Build on the meta device and adopt the saved tensors: no time is
-        # spent initialising weights that are overwritten at once.
-        with torch.device("meta"):
-            network = cls(
-                GPT2Model(config),
-                seq_len=payload["seq_len"],
-                pred_len=payload["pred_len"],
-                lora_r=0,
-                encoder_ffn=payload["encoder_ffn"],
-                dropout=payload["dropout"],
-            )
-        network.load_state_dict(payload["state_dict"], strict=True, assign=True)
-        return network.requires_grad_(False).eval()
-
-
-def forecast_windows(network, windows, batch_size, device, *, precision=None, forward=None):
-    """Forecast a stack of look-back windows in batches, without gradients.
-
-    Parameters
-    ----------
-    network : CALFNetwork
-        The network (put in eval mode for the call, then restored).
-    windows : ndarray of shape (N, L, M)
-        Look-back windows.
-    batch_size : int
-        Windows per forward pass.
-    device : torch.device
-        Where the network lives.
-    precision : calf_sklearn.precision.Precision, default=None
-        Run under its autocast (validation of a mixed-precision fit, whose
-        weights are still float32); ``None`` runs in the weights' dtype.
-    forward : callable, default=None
-        What maps a batch tensor on ``device`` to its forecast, e.g. a
-        compiled copy of ``network``; ``None`` calls ``network``.
-
-    Returns
-    -------
-    ndarray of shape (N, P, M), float32
-        Forecasts.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from transformers import GPT2Model
-    >>> from calf_sklearn.backbone import gpt2_config
-    >>> backbone = GPT2Model(gpt2_config({"n_embd": 32, "n_layer": 2, "n_head": 4, "vocab_size": 64}))
-    >>> net = CALFNetwork(backbone, seq_len=24, pred_len=8, principal_words=torch.randn(10, 32))
-    >>> windows = np.random.default_rng(0).normal(size=(10, 24, 3))
-    >>> forecast_windows(net, windows, batch_size=4, device=torch.device("cpu")).shape
-    (10, 8, 3)
-    """
-    import contextlib
-
-    import numpy as np
-
-    from .transfer import to_device
-
-    forward = network if forward is None else forward
-    autocast = precision.autocast() if precision is not None else contextlib.nullcontext()
-    was_training = network.training
-    network.eval()
-    out = []
-    try:
-        with torch.inference_mode(), autocast:
-            for start in range(0, len(windows), batch_size):
-                # Contiguous float32 whatever the caller's layout: the same
-                # values then take the same kernels and give the same bits.
-                batch = to_device(windows[start : start + batch_size], device)
-                out.append(forward(batch).float().cpu().numpy())
-    finally:
-        network.train(was_training)
-    if not out:
-        return np.empty((0, network.pred_len, windows.shape[-1]), dtype=np.float32)
-    return np.concatenate(out)
+        return network_from_payload(cls, payload)

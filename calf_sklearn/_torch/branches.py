@@ -1,0 +1,205 @@
+"""How a GPT-2 backbone becomes CALF's two branches, and what each branch reads (torch only).
+
+The surgery on the language model (the textual branch sharing the frozen
+tensors, LoRA injected into and merged out of the temporal branch), a
+branch's forward pass, and the standardisation of the windows the branches
+read. :class:`~calf_sklearn.network.CALFNetwork` puts them together.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+__all__ = ["add_lora", "is_branch_own", "merge_lora", "normalise", "run_branch", "share_frozen"]
+
+_EPS = 1e-5
+# Parameters each language branch owns and may train; every other backbone
+# tensor is frozen and shared by the two branches.
+BRANCH_OWN = ("ln_1.", "ln_2.", "ln_f.", "wpe.")
+
+
+def normalise(x):
+    """Per-window, per-series standardisation with detached statistics.
+
+    Parameters
+    ----------
+    x : Tensor of shape (B, L, M)
+        Look-back windows.
+
+    Returns
+    -------
+    normalised : Tensor of shape (B, L, M)
+        ``(x - mean) / std``.
+    mean, std : Tensor of shape (B, 1, M)
+        The statistics over time (``std`` with a small epsilon), detached so
+        that no gradient flows through them.
+
+    Examples
+    --------
+    >>> x = 5 + 3 * torch.randn(2, 24, 3)
+    >>> normalised, mean, std = normalise(x)
+    >>> torch.allclose(normalised * std + mean, x, atol=1e-5), mean.shape
+    (True, torch.Size([2, 1, 3]))
+    """
+    mean = x.mean(dim=1, keepdim=True).detach()
+    std = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + _EPS).detach()
+    return (x - mean) / std, mean, std
+
+
+def is_branch_own(name):
+    """Whether the backbone parameter ``name`` belongs to one branch (trained) rather than to both.
+
+    Parameters
+    ----------
+    name : str
+        A parameter name of the GPT-2 backbone.
+
+    Returns
+    -------
+    bool
+        True for the LayerNorms and the position embedding.
+
+    Examples
+    --------
+    >>> is_branch_own("h.0.ln_1.weight"), is_branch_own("h.0.attn.c_attn.weight")
+    (True, False)
+    """
+    return any(part in name for part in BRANCH_OWN)
+
+
+def share_frozen(model):
+    """A copy of ``model`` that shares every frozen tensor with it.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The GPT-2 backbone.
+
+    Returns
+    -------
+    torch.nn.Module
+        A deep copy whose parameters other than the branch's own
+        (:func:`is_branch_own`) are the very tensors of ``model``.
+
+    Examples
+    --------
+    >>> from transformers import GPT2Model
+    >>> from calf_sklearn.backbone import gpt2_config
+    >>> model = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+    >>> copy_ = share_frozen(model)
+    >>> copy_.h[0].attn.c_attn.weight is model.h[0].attn.c_attn.weight, copy_.wpe.weight is model.wpe.weight
+    (True, False)
+    """
+    memo = {id(p): p for name, p in model.named_parameters() if not is_branch_own(name)}
+    return copy.deepcopy(model, memo)
+
+
+def add_lora(model, r, alpha, dropout):
+    """Inject LoRA adapters into the attention projections ``c_attn`` of ``model``, in place.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The GPT-2 backbone of the temporal branch.
+    r, alpha, dropout : int, float, float
+        LoRA's rank, scaling and dropout.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``model``, with adapters.
+
+    Examples
+    --------
+    >>> from transformers import GPT2Model
+    >>> from calf_sklearn.backbone import gpt2_config
+    >>> model = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+    >>> model = add_lora(model, 4, 32, 0.0)
+    >>> any("lora_A" in name for name, _ in model.named_parameters())
+    True
+    """
+    from peft import LoraConfig, inject_adapter_in_model
+
+    config = LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=["c_attn"],
+        bias="none",
+        fan_in_fan_out=True,  # GPT-2's Conv1D stores its weight as (in, out)
+    )
+    return inject_adapter_in_model(config, model)
+
+
+def merge_lora(model):
+    """Fold LoRA updates into the base weights and remove the adapters, in place.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A backbone that went through :func:`add_lora`.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> from transformers import GPT2Model
+    >>> from calf_sklearn.backbone import gpt2_config
+    >>> model = add_lora(GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32})), 4, 32, 0.0)
+    >>> merge_lora(model)
+    >>> any("lora_" in name for name, _ in model.named_parameters())
+    False
+    """
+    from peft.tuners.lora import LoraLayer
+
+    for name, module in list(model.named_modules()):
+        if isinstance(module, LoraLayer):
+            module.merge()
+            parent_name, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent_name), child, module.get_base_layer())
+
+
+def run_branch(model, tokens, hidden_states):
+    """A branch's residual output ``LM(tokens) + tokens`` and, if asked, its n + 1 feature states.
+
+    The states are the embedding output and the outputs of blocks 1 .. n-1,
+    then, deepest, the residual output itself rather than ``ln_f(block n)``:
+    the authors add the residual in place to the tensor that is also the last
+    entry of their hidden-state tuple, so the feature loss compares it
+    (METHOD.md section 5).
+
+    Parameters
+    ----------
+    model : transformers.GPT2Model
+        The branch's language model.
+    tokens : Tensor of shape (B, N, d)
+        Its input embeddings.
+    hidden_states : bool
+        Whether to return the feature states too.
+
+    Returns
+    -------
+    residual : Tensor of shape (B, N, d)
+        ``LM(tokens) + tokens``.
+    states : tuple of Tensor or None
+        The n + 1 feature states, shallowest first (``None`` unless
+        ``hidden_states``).
+
+    Examples
+    --------
+    >>> from transformers import GPT2Model
+    >>> from calf_sklearn.backbone import gpt2_config
+    >>> model = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 2, "n_head": 2, "vocab_size": 32}))
+    >>> residual, states = run_branch(model, torch.randn(3, 5, 16), hidden_states=True)
+    >>> residual.shape, len(states), states[-1] is residual
+    (torch.Size([3, 5, 16]), 3, True)
+    """
+    out = model(inputs_embeds=tokens, output_hidden_states=hidden_states, use_cache=False)
+    residual = out.last_hidden_state + tokens
+    if not hidden_states:
+        return residual, None
+    return residual, (*out.hidden_states[:-1], residual)
