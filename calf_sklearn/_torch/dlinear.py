@@ -5,17 +5,12 @@ The public face of this module is :mod:`calf_sklearn.dlinear`; its documentation
 
 from __future__ import annotations
 
-import copy
-import math
-import time
-
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
-from .training import windows_mse
-from .transfer import to_device
+from .training.loop import TrainingLoop
+from .training.steps import DLinearStep
 
 __all__ = ["DLinearNetwork", "train_dlinear"]
 
@@ -146,7 +141,10 @@ def train_dlinear(
     """Train a :class:`DLinearNetwork` in place with MSE, as DLinear's recipe does.
 
     Adam, the learning rate halved after every epoch, early stopping on the
-    validation MSE with the best weights restored.
+    validation MSE with the best weights restored. It runs the package's one
+    training loop with DLinear's step, so a training loss that becomes
+    infinite or NaN raises ``FloatingPointError`` and a KeyboardInterrupt
+    keeps the best weights so far (with a warning), as CALF's training does.
 
     Parameters
     ----------
@@ -164,12 +162,17 @@ def train_dlinear(
     generator : torch.Generator, default=None
         Drives the shuffling.
     verbose : int, default=0
-        1 shows a progress bar over epochs.
+        1 shows a progress bar over epochs; 2 also one over batches.
 
     Returns
     -------
     history : list of dict
         Per epoch: ``epoch``, ``train_loss``, ``val_mse``, ``learning_rate``, ``seconds``.
+
+    Raises
+    ------
+    FloatingPointError
+        If the training loss becomes infinite or NaN.
 
     Examples
     --------
@@ -183,44 +186,13 @@ def train_dlinear(
     True
     """
     device = torch.device("cpu") if device is None else device
-    optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate)
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.5)
-    history, best_mse, best_state, stale = [], math.inf, None, 0
-    epochs = tqdm(range(1, max_epochs + 1), desc="DLinear", unit="epoch", disable=verbose < 1)
-    for epoch in epochs:
-        started = time.perf_counter()
-        rate = optimizer.param_groups[0]["lr"]
-        network.train()
-        order = torch.randperm(len(train), generator=generator).numpy()
-        total = 0.0
-        for start in range(0, len(order), batch_size):
-            x, y = train.batch(order[start : start + batch_size])
-            x, y = to_device(x, device), to_device(y, device)
-            loss = F.mse_loss(network(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(x)
-        scheduler.step()
-        val_mse = windows_mse(network, validation, 256, device) if validation is not None else None
-        history.append(
-            {
-                "epoch": epoch,
-                "train_loss": total / len(order),
-                "val_mse": val_mse,
-                "learning_rate": rate,
-                "seconds": time.perf_counter() - started,
-            }
-        )
-        epochs.set_postfix(loss=f"{total / len(order):.4f}")
-        if validation is None or val_mse < best_mse:
-            best_mse = val_mse if validation is not None else math.inf
-            best_state, stale = copy.deepcopy(network.state_dict()), 0
-        else:
-            stale += 1
-            if stale >= patience:
-                break
-    epochs.close()
-    if best_state is not None:
-        network.load_state_dict(best_state)
-    return history
+    loop = TrainingLoop(
+        DLinearStep(network, learning_rate=learning_rate),
+        batch_size=batch_size,
+        max_epochs=max_epochs,
+        patience=patience,
+        device=device,
+        generator=generator,
+        verbose=verbose,
+    )
+    return loop.fit(train, validation).history

@@ -136,7 +136,42 @@ no look-back to scale by, so the scale-free M4 losses do not apply there."""
 _FEATURE_DECAY = 0.8
 
 
-def _choose(term, name, allowed):
+def choose_loss(term, name, allowed=tuple(LOSSES)):
+    """The distance of :data:`LOSSES` called ``name``, checked against ``allowed``.
+
+    The one check of a loss name: the loss terms, the validation metric and
+    the validation scores all name their distance through it, so they all
+    reject a wrong name with the same message.
+
+    Parameters
+    ----------
+    term : str
+        What the name is for, as the caller's parameter is called (named in
+        the error).
+    name : str
+        The name given.
+    allowed : tuple of str, default=tuple(LOSSES)
+        The names ``term`` accepts, e.g. :data:`FEATURE_LOSSES`.
+
+    Returns
+    -------
+    callable
+        ``LOSSES[name]``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not in ``allowed``.
+
+    Examples
+    --------
+    >>> choose_loss("task_loss", "mse") is LOSSES["mse"]
+    True
+    >>> choose_loss("feature_loss", "smape", FEATURE_LOSSES)
+    Traceback (most recent call last):
+    ...
+    ValueError: feature_loss must be one of 'l1', 'smooth_l1', 'mse'; got 'smape'.
+    """
     if name not in allowed:
         raise ValueError(f"{term} must be one of {', '.join(map(repr, allowed))}; got {name!r}.")
     return LOSSES[name]
@@ -193,9 +228,9 @@ class CALFLoss:
     def __init__(
         self, task_loss, output_loss, feature_loss, task_weight, output_weight, feature_weight, *, period=1
     ):
-        self.task = _choose("task_loss", task_loss, tuple(LOSSES))
-        self.output = _choose("output_loss", output_loss, tuple(LOSSES))
-        self.feature = _choose("feature_loss", feature_loss, FEATURE_LOSSES)
+        self.task = choose_loss("task_loss", task_loss)
+        self.output = choose_loss("output_loss", output_loss)
+        self.feature = choose_loss("feature_loss", feature_loss, FEATURE_LOSSES)
         self.task_weight = float(task_weight)
         self.output_weight = float(output_weight)
         self.feature_weight = float(feature_weight)
