@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from .options import CHOICES, backbone_config
+from ..._estimators.constraints import choices
+from .options import backbone_config
 
 __all__ = ["add_benchmark"]
 
@@ -131,7 +132,7 @@ def add_benchmark(subparsers):
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     run.add_argument(
         "--precision",
-        choices=CHOICES["precision"],
+        choices=choices("precision"),
         help="CALF's arithmetic: float32 (default), bfloat16 (mixed, CPU or CUDA) or float16 (mixed, "
         "CUDA only); runs in another precision keep their own result folders",
     )

@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 
 __all__ = [
-    "CHOICES",
     "CommandError",
     "add_csv_options",
     "add_estimator_options",
@@ -103,12 +102,6 @@ def _scaling(text):
 
 _TYPES = {"random_state": int, "validation_size": _number, "lora_alpha": _number, "scaling": _scaling}
 
-#: Parameters with a fixed set of values (the losses get theirs from calf_sklearn.losses).
-CHOICES = {
-    "window_sampling": ["sliding", "recent"],
-    "scaling": ["standard", None],
-    "precision": ["float32", "bfloat16", "float16"],
-}
 
 # Short placeholders in --help; other options show their upper-cased name.
 _METAVARS = {int: "N", float: "X", _number: "X"}
@@ -185,7 +178,7 @@ def add_estimator_options(parser):
     {'pred_len': 24, 'task_loss': 'mse'}
     """
     from ..._estimators.calf import CALFForecaster
-    from ..._torch.losses import FEATURE_LOSSES, LOSSES
+    from ..._estimators.constraints import choices
 
     docs = _param_docs(CALFForecaster)
     backbone = parser.add_argument_group("backbone")
@@ -199,10 +192,8 @@ def add_estimator_options(parser):
         else:
             options["type"] = _TYPES.get(name, str if default is None else type(default))
             options["metavar"] = _METAVARS.get(options["type"])
-            if name.endswith("_loss"):
-                options["choices"] = list(FEATURE_LOSSES if name == "feature_loss" else LOSSES)
-            elif name in CHOICES:
-                options["choices"] = CHOICES[name]
+            # The values a parameter accepts come from the same table that validates it.
+            options["choices"] = choices(name)
         group = backbone if name in _BACKBONE_PARAMS else training
         group.add_argument("--" + name.replace("_", "-"), **options)
     return backbone
