@@ -5,35 +5,39 @@ The public face of this module is :mod:`calf_sklearn.baselines`; its documentati
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.utils import check_random_state
 
 from .._series import rules as seasonal
-from .._series.conformal import METHODS
-from .._series.windows import _ExpandingWindows, temporal_split
-from .._utils import checks as _params
-from .base import _WindowForecaster
+from .._series.windows import ExpandingWindows, temporal_split
+from .._utils import checks
+from .base import WindowForecaster
+from .constraints import INTERVAL_METHODS, Boolean, Integer, Options, Real, validation_size_constraint
+from .fitting import Prepared
 
 __all__ = ["DLinearForecaster", "Naive2Forecaster", "NaiveForecaster", "SeasonalNaiveForecaster"]
 
 
-class _StatisticalForecaster(_WindowForecaster):
+class _StatisticalForecaster(WindowForecaster):
     """A forecaster with nothing to train: it applies a rule to each series' look-back.
 
     Look-backs may be shorter than ``seq_len`` (rows before a series' start
     are NaN and dropped), and any horizon is forecast directly.
     """
 
-    padding = True
-    batch_size = 256
+    _parameter_constraints: ClassVar[dict] = {
+        "pred_len": Integer(1),
+        "validation_size": validation_size_constraint,
+        "interval_method": Options(INTERVAL_METHODS),
+    }
+
+    def _pads(self):
+        return True  # a rule forecasts from whatever look-back there is
 
     def _rule(self, history, horizon):  # pragma: no cover - every subclass overrides it
         raise NotImplementedError
-
-    def _check_params(self):
-        _params.check_int("pred_len", self.pred_len, 1)
-        _params.check_validation_size(self.validation_size)
-        _params.check_choice("interval_method", self.interval_method, METHODS)
 
     def _calibration_members(self, data, X_val):
         """The scaled series whose windows calibrate the intervals (nothing is trained on them).
@@ -45,7 +49,7 @@ class _StatisticalForecaster(_WindowForecaster):
         if X_val is not None:
             _, parts = self._split_input(data, X_val)
             return parts
-        validation_size = _params.check_validation_size(self.validation_size)
+        validation_size = checks.check_validation_size(self.validation_size)
         parts = []
         for values in data.values:
             try:
@@ -55,12 +59,14 @@ class _StatisticalForecaster(_WindowForecaster):
             parts.append(values[start:] if start is not None else values[:0])
         return parts
 
-    def _calibrate_rule(self, data, X_val, mean, scale):
-        parts = self._calibration_members(data, X_val)
+    def _calibration_source(self, prepared):
+        parts = self._calibration_members(prepared.data, prepared.X_val)
         if parts is None:
-            self.calibration_ = None
-            return
-        self._calibrate([(part - m) / s for part, m, s in zip(parts, mean, scale)], mean, scale)
+            return None
+        mean, scale = prepared.mean, prepared.scale
+        return self._validation_windows(
+            [(part - m) / s for part, m, s in zip(parts, mean, scale)], mean, scale
+        )
 
     def fit(self, X, y=None, *, X_val=None):
         """Remember the end of every series of ``X``; nothing is trained.
@@ -87,13 +93,16 @@ class _StatisticalForecaster(_WindowForecaster):
         >>> model.member_ids_, model.predict()[1][:, 0]
         ([0, 1], array([1., 2.]))
         """
-        with self._unchanged_on_failure():
-            self._check_params()
-            data = self._validate_input(X, reset=True)
-            mean, scale, scaler = self._fit_scaling(data.values, single=data.layout is None)
-            self._remember(data, mean, scale, scaler)
-            self._calibrate_rule(data, X_val, mean, scale)
-        return self
+        return self._fit_and_set(X, X_val)
+
+    def _prepare_fit(self, X, X_val):
+        # Nothing trains: the whole of X is scaled (for scoring) and looked back on.
+        data = self._validate_input(X, reset=True)
+        mean, scale, scaler = self._fit_scaling(data.values, single=data.layout is None)
+        return Prepared(data, None, None, None, None, mean, scale, scaler, X_val)
+
+    def _fit(self, prepared):
+        pass  # a rule has nothing to learn
 
     def _forecast(self, windows, horizon, mean=None, scale=None):
         forecasts = np.empty((len(windows), horizon, windows.shape[2]))
@@ -224,9 +233,10 @@ class SeasonalNaiveForecaster(_StatisticalForecaster):
         """
         return self.period
 
-    def _check_params(self):
-        super()._check_params()
-        _params.check_int("period", self.period, 1)
+    _parameter_constraints: ClassVar[dict] = {
+        **_StatisticalForecaster._parameter_constraints,
+        "period": Integer(1),
+    }
 
     def _rule(self, history, horizon):
         return seasonal.seasonal_naive(history, horizon, self.period)
@@ -289,25 +299,34 @@ class Naive2Forecaster(_StatisticalForecaster):
         self.validation_size = validation_size
         self.interval_method = interval_method
 
-    def _check_params(self):
-        super()._check_params()
-        _params.check_int("period", self.period, 1)
+    _parameter_constraints: ClassVar[dict] = {
+        **_StatisticalForecaster._parameter_constraints,
+        "period": Integer(1),
+    }
+
+    def _validate_params(self):
+        super()._validate_params()
         if self.seq_len is not None:
-            _params.check_int("seq_len", self.seq_len, 1)
+            checks.check_int("seq_len", self.seq_len, 1)
+
+    def _look_back_rows(self, windows):
+        # With seq_len=None the calibration looked back over whole histories, and so must the intervals.
+        return windows if self.seq_len is None else super()._look_back_rows(windows)
 
     def _rule(self, history, horizon):
         return seasonal.naive2(history, horizon, self.period)
 
-    def _calibrate_rule(self, data, X_val, mean, scale):
+    def _calibration_source(self, prepared):
         if self.seq_len is not None:
-            return super()._calibrate_rule(data, X_val, mean, scale)
-        if X_val is not None:
+            return super()._calibration_source(prepared)
+        data, mean, scale = prepared.data, prepared.mean, prepared.scale
+        if prepared.X_val is not None:
             raise ValueError(
                 "Naive2Forecaster(seq_len=None) forecasts from whole histories, so it calibrates its "
                 "intervals on the last validation_size rows of each series, not on X_val; set seq_len "
                 "to use X_val."
             )
-        validation_size = _params.check_validation_size(self.validation_size)
+        validation_size = checks.check_validation_size(self.validation_size)
         firsts = []
         for values in data.values:
             held_out = (
@@ -316,7 +335,7 @@ class Naive2Forecaster(_StatisticalForecaster):
             # Windows whose targets start in the held-out tail, each forecast from all rows before it.
             firsts.append(len(values) - held_out if held_out >= self.pred_len else len(values))
         scaled = [(values - m) / s for values, m, s in zip(data.values, mean, scale)]
-        self._calibrate_windows(_ExpandingWindows(scaled, firsts, self.pred_len), mean, scale)
+        return ExpandingWindows(scaled, firsts, self.pred_len), mean, scale
 
     def _last_windows(self, members, layout=None):
         if self.seq_len is not None:
@@ -365,7 +384,7 @@ class Naive2Forecaster(_StatisticalForecaster):
         return super().evaluate(X, stride)
 
 
-class DLinearForecaster(_WindowForecaster):
+class DLinearForecaster(WindowForecaster):
     """DLinear: moving-average decomposition and one linear map per component.
 
     The baseline of Zeng et al. (AAAI 2023): each look-back is split into a
@@ -471,14 +490,23 @@ class DLinearForecaster(_WindowForecaster):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_params(self):
-        for name in ("pred_len", "seq_len", "moving_average", "batch_size", "max_epochs", "patience"):
-            _params.check_int(name, getattr(self, name), 1)
-        _params.check_int("window_stride", self.window_stride, 1)
-        _params.check_real("learning_rate", self.learning_rate, 0.0, low_open=True)
-        _params.check_validation_size(self.validation_size)
-        _params.check_bool("padding", self.padding)
-        _params.check_choice("interval_method", self.interval_method, METHODS)
+    _parameter_constraints: ClassVar[dict] = {
+        **{name: Integer(1) for name in ("pred_len", "seq_len", "moving_average", "batch_size")},
+        **{name: Integer(1) for name in ("max_epochs", "patience", "window_stride")},
+        "learning_rate": Real(0.0, low_open=True),
+        "validation_size": validation_size_constraint,
+        "padding": Boolean(),
+        "interval_method": Options(INTERVAL_METHODS),
+    }
+
+    def _pads(self):
+        return bool(self.padding)
+
+    def _window_stride(self):
+        return self.window_stride
+
+    def _scoring_batch(self):
+        return max(self.batch_size, 256)
 
     def fit(self, X, y=None, *, X_val=None):
         """Train on a multivariate series.
@@ -511,20 +539,17 @@ class DLinearForecaster(_WindowForecaster):
         >>> model.history_[-1]["val_mse"] < model.history_[0]["val_mse"]
         True
         """
-        with self._unchanged_on_failure():
-            return self._fit(X, X_val)
+        return self._fit_and_set(X, X_val)
 
-    def _fit(self, X, X_val):
-        import torch
+    def _fit(self, prepared):
 
+        from .._torch.devices import resolve_device
         from .._torch.dlinear import DLinearNetwork, train_dlinear
+        from .._torch.seeding import seeded
 
-        self._check_params()
-        device = _params.resolve_device(self.device)
-        prepared = self._prepare_fit(X, X_val, self.window_stride)
+        device = resolve_device(self.device)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded(seed, device) as generator:
             network = DLinearNetwork(self.seq_len, self.pred_len, self.moving_average).to(device)
             history = train_dlinear(
                 network,
@@ -535,16 +560,14 @@ class DLinearForecaster(_WindowForecaster):
                 max_epochs=self.max_epochs,
                 patience=self.patience,
                 device=device,
-                generator=torch.Generator().manual_seed(seed),
+                generator=generator,
                 verbose=int(self.verbose),
             )
         self.module_ = network.eval()
         self.history_ = history
         self.device_ = device
-        prepared.remember()
-        return self
 
     def _forecast_scaled(self, windows):
-        from .._torch.network import forecast_windows
+        from .._torch.inference import forecast_windows
 
         return forecast_windows(self.module_, windows, max(self.batch_size, 256), self.device_)

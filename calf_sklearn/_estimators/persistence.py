@@ -13,9 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._series.conformal import ConformalCalibration
+from .._series.panel import PanelLayout
 from .._series.time_index import spec_from_json, spec_to_json
 from .._utils.atomic import write_atomically
 from .._version import ARTIFACT_FORMAT, __version__
+from .state import FittedState
 
 __all__ = ["load_forecaster", "save_forecaster"]
 
@@ -140,9 +143,9 @@ def load_forecaster(path, *, device=None):
     """
     from safetensors import SafetensorError, safe_open
 
+    from .._torch.devices import resolve_device, saved_device
     from .._torch.network import CALFNetwork
     from .._torch.precision import place_network
-    from .._utils import checks as _params
     from .calf import CALFForecaster
 
     path = Path(path)
@@ -155,7 +158,7 @@ def load_forecaster(path, *, device=None):
     except (SafetensorError, OSError, ValueError) as error:
         raise ValueError(f"{path} is not a safetensors file written by save_forecaster ({error}).") from None
     header = _read_header(path, metadata)
-    target = _params.resolve_device(device) if device is not None else _params.saved_device(header["device"])
+    target = resolve_device(device) if device is not None else saved_device(header["device"])
     forecaster = CALFForecaster(**_decode_params(header["params"]))
     module = {key[len("module.") :]: value for key, value in tensors.items() if key.startswith("module.")}
     payload = {**header["module"], "state_dict": module}
@@ -165,14 +168,7 @@ def load_forecaster(path, *, device=None):
         setattr(forecaster, name, header["fitted"][name])
     if header["fitted"]["feature_names_in_"] is not None:
         forecaster.feature_names_in_ = np.asarray(header["fitted"]["feature_names_in_"], dtype=object)
-    forecaster.last_window_ = tensors["last_window"].numpy().astype(np.float64)
-    forecaster.calibration_ = _decode_calibration(header.get("calibration"), tensors)
-    if "panel" in header:
-        _decode_panel(forecaster, header["panel"], tensors)
-        return forecaster
-    forecaster.scaler_ = _decode_scaler(header["scaler"], tensors)
-    forecaster._output_ = _decode_output(header["output"])
-    forecaster._index_spec_ = spec_from_json(header["index_spec"])
+    _decode_state(header, tensors).apply(forecaster)
     return forecaster
 
 
@@ -189,7 +185,8 @@ def _encode(forecaster):
         return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64))
 
     tensors = {f"module.{key}": value.contiguous() for key, value in state["state_dict"].items()}
-    tensors["last_window"] = array(forecaster.last_window_)
+    fitted = FittedState.of(forecaster)
+    tensors["last_window"] = array(fitted.last_window)
     names = getattr(forecaster, "feature_names_in_", None)
     header = {
         "format": _FORMAT_NAME,
@@ -204,23 +201,22 @@ def _encode(forecaster):
         },
         "calibration": None,
     }
-    calibration = getattr(forecaster, "calibration_", None)
-    if calibration is not None:
-        tensors["calibration.scores"] = torch.from_numpy(np.ascontiguousarray(calibration.scores))
-        header["calibration"] = {"method": calibration.method}
-    if hasattr(forecaster, "member_ids_"):
-        tensors["member.mean"] = array(forecaster.member_mean_)
-        tensors["member.scale"] = array(forecaster.member_scale_)
-        header["panel"] = _encode_panel(forecaster)
+    if fitted.calibration is not None:
+        tensors["calibration.scores"] = torch.from_numpy(np.ascontiguousarray(fitted.calibration.scores))
+        header["calibration"] = {"method": fitted.calibration.method}
+    if fitted.is_panel:
+        tensors["member.mean"] = array(fitted.member_mean)
+        tensors["member.scale"] = array(fitted.member_scale)
+        header["panel"] = _encode_panel(fitted)
         return tensors, header
-    scaler = forecaster.scaler_
+    scaler = fitted.scaler
     tensors["scaler.mean"] = array(scaler.mean_)
     tensors["scaler.scale"] = array(scaler.scale_)
     if scaler.var_ is not None:  # None: scaling=None, nothing was fitted
         tensors["scaler.var"] = array(scaler.var_)
     header["scaler"] = {"n_samples_seen": _plain("scaler_.n_samples_seen_", scaler.n_samples_seen_)}
-    header["output"] = _encode_output(forecaster._output_)
-    header["index_spec"] = spec_to_json(forecaster._index_spec_)
+    header["output"] = _encode_output(fitted.output)
+    header["index_spec"] = spec_to_json(fitted.index_spec)
     return tensors, header
 
 
@@ -232,35 +228,47 @@ def _encode_output(output):
     }
 
 
-def _encode_panel(forecaster):
-    layout = forecaster._output_["layout"]
+def _encode_panel(fitted):
+    layout = fitted.output["layout"]
     return {
         "kind": layout.kind,
         "ids": [_encode_label(member_id, "The member id")["value"] for member_id in layout.ids],
         "names": [_encode_label(name, "The index level name")["value"] for name in layout.names],
-        "members": [_encode_output(output) for output in forecaster._output_["members"]],
-        "index_specs": [spec_to_json(spec) for spec in forecaster._index_spec_],
+        "members": [_encode_output(output) for output in fitted.output["members"]],
+        "index_specs": [spec_to_json(spec) for spec in fitted.index_spec],
     }
 
 
-def _decode_calibration(header, tensors):
-    from .._series.conformal import ConformalCalibration
+def _decode_state(header, tensors):
+    """The :class:`FittedState` that :func:`_encode` wrote."""
+    last_window = tensors["last_window"].numpy().astype(np.float64)
+    calibration = _decode_calibration(header.get("calibration"), tensors)
+    if "panel" not in header:
+        return FittedState(
+            last_window,
+            _decode_output(header["output"]),
+            spec_from_json(header["index_spec"]),
+            calibration,
+            scaler=_decode_scaler(header["scaler"], tensors),
+        )
+    panel = header["panel"]
+    layout = PanelLayout(panel["kind"], tuple(panel["ids"]), tuple(panel["names"]))
+    return FittedState(
+        last_window,
+        {"layout": layout, "members": [_decode_output(output) for output in panel["members"]]},
+        [spec_from_json(spec) for spec in panel["index_specs"]],
+        calibration,
+        member_ids=list(layout.ids),
+        member_mean=tensors["member.mean"].numpy(),
+        member_scale=tensors["member.scale"].numpy(),
+    )
 
+
+def _decode_calibration(header, tensors):
     if header is None:
         return None
     # The scores are stored sorted; rebuilding from them sorts nothing new.
     return ConformalCalibration._from_sorted(tensors["calibration.scores"].numpy(), header["method"])
-
-
-def _decode_panel(forecaster, header, tensors):
-    from .._series.panel import PanelLayout
-
-    layout = PanelLayout(header["kind"], tuple(header["ids"]), tuple(header["names"]))
-    forecaster.member_ids_ = list(layout.ids)
-    forecaster.member_mean_ = tensors["member.mean"].numpy()
-    forecaster.member_scale_ = tensors["member.scale"].numpy()
-    forecaster._output_ = {"layout": layout, "members": [_decode_output(o) for o in header["members"]]}
-    forecaster._index_spec_ = [spec_from_json(spec) for spec in header["index_specs"]]
 
 
 def _plain(name, value):

@@ -366,7 +366,7 @@ class RecentWindows:
         )
 
 
-class _ExpandingWindows:
+class ExpandingWindows:
     """Windows whose look-back is everything before them (a forecaster of whole histories).
 
     Member ``i`` gives one window per target start ``t`` in

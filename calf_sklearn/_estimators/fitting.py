@@ -1,0 +1,272 @@
+"""Fitting every forecaster shares: one template from raw input to a fitted estimator.
+
+``fit`` checks the parameters, prepares the data (validate, split off the
+validation tail, scale, cut windows), calls the estimator's ``_fit`` on it
+(the model's own training), then builds the :class:`FittedState` (scaling,
+last look-backs, answer layout, conformal calibration) and sets it in one
+step. The public ``fit`` checks and converts; ``_fit`` can assume clean,
+windowed data (sktime's ``fit`` -> ``_fit`` template). If any step raises,
+the estimator is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import NamedTuple
+
+import numpy as np
+
+from .._series import panel
+from .._series.conformal import ConformalCalibration, look_back_spread
+from .._series.time_index import index_spec
+from .._series.windows import PanelWindows, RecentWindows, temporal_split
+from .._utils import checks
+from .state import FittedState
+
+
+class Prepared(NamedTuple):
+    """What :meth:`FitMixin._prepare_fit` hands to an estimator's ``_fit``."""
+
+    data: object  # the validated input (inputs.Input)
+    train: object  # window source of the training windows (None: nothing to train)
+    validation: object  # window source of the validation windows, or None
+    validation_parts: list | None  # each member's raw validation rows
+    scaled_validation: list | None  # the same, scaled (float32), or None
+    mean: np.ndarray  # (n_members, n_series) scaling fitted on the training rows
+    scale: np.ndarray
+    scaler: object  # the StandardScaler of one series (None for a panel)
+    X_val: object = None  # the X_val given to fit, for forecasters that calibrate on it directly
+
+    @property
+    def members(self):
+        """The validated members' values (what, with the validation parts, identifies a fit's data)."""
+        return self.data.values
+
+
+class FitMixin:
+    """The fit template and its steps; a forecaster implements ``_fit(prepared, **options)``."""
+
+    def _pads(self):
+        """Whether windows that reach before a series' start are zero-padded; ``padding`` estimators override."""
+        return False
+
+    def _samples_recent(self):
+        """Whether training samples the M4 protocol's recent windows; ``window_sampling`` estimators override."""
+        return False
+
+    def _window_stride(self):
+        """Distance between training window starts; ``window_stride`` estimators override."""
+        return 1
+
+    def _scoring_batch(self):
+        """Windows forecast at a time when scoring and calibrating (at least 256)."""
+        return 256
+
+    def fit(self, X, y=None, *, X_val=None):
+        """Fit the forecaster to ``X`` (see the estimator's own documentation).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_steps, n_series), DataFrame, Series or panel
+            The series, oldest row first, or a panel of them.
+        y : None
+            Ignored.
+        X_val : array-like, DataFrame or panel, default=None
+            Validation series (its first ``seq_len`` rows are look-back only).
+
+        Returns
+        -------
+        self : estimator
+            The fitted forecaster.
+        """
+        return self._fit_and_set(X, X_val)
+
+    def _fit_and_set(self, X, X_val, **options):
+        """The template: check, prepare, ``_fit``, then set the fitted state, all or nothing."""
+        with self._unchanged_on_failure():
+            self._validate_params()
+            prepared = self._prepare_fit(X, X_val)
+            self._fit(prepared, **options)
+            self._fitted_state(prepared).apply(self)
+        return self
+
+    def _fit(self, prepared, **options):  # pragma: no cover - every estimator overrides it
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def _unchanged_on_failure(self):
+        """Restore every attribute if the block raises: a failed fit leaves a fitted model as it was."""
+        saved = dict(self.__dict__)
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _split(self, values, X_val, name="X"):
+        """Training rows and validation rows (``None`` for none) of a validated X."""
+        n_rows, pad = len(values), self._pads()
+        if X_val is None:
+            validation_size = checks.check_validation_size(self.validation_size)
+            train_stop, validation_start = temporal_split(
+                n_rows, validation_size, self.seq_len, self.pred_len, pad=pad
+            )
+            validation = values[validation_start:] if validation_start is not None else None
+            return values[:train_stop], validation
+        validation = self._validate_validation(X_val, "X_val" if name == "X" else f"X_val{name[1:]}")
+        need = self.pred_len + 1 if pad else self.seq_len + self.pred_len
+        if n_rows < need:
+            raise ValueError(
+                f"{name} has {n_rows} rows, but one training window needs seq_len + pred_len = "
+                f"{self.seq_len + self.pred_len} rows."
+                + (" Pass padding=True to zero-pad short members at the front." if name != "X" else "")
+            )
+        return values, validation
+
+    def _split_input(self, data, X_val):
+        """Each member's training rows and validation rows (a list, or ``None`` for none)."""
+        if data.layout is None:
+            train, validation = self._split(data.values[0], X_val)
+            return [train], None if validation is None else [validation]
+        validation_members = [None] * len(data.values)
+        if X_val is not None:
+            if not panel.is_panel(X_val):
+                raise TypeError(
+                    "X is a panel, so X_val must be a panel of the same members (the same container "
+                    f"and ids), got {type(X_val).__name__}."
+                )
+            layout, validation_members = panel.split_panel(X_val, "X_val")
+            if layout.ids != data.layout.ids:
+                raise ValueError(
+                    f"X_val's members {list(layout.ids)[:5]} differ from X's {list(data.layout.ids)[:5]}; "
+                    "pass one validation series for every member of X, with the same ids, in the same order."
+                )
+        train, validation = [], []
+        for position, (values, member_val) in enumerate(zip(data.values, validation_members)):
+            where = f"X's {data.layout.describe(position)}"
+            try:
+                member_train, member_validation = self._split(values, member_val, name=where)
+            except ValueError as error:
+                message = str(error)
+                if not message.startswith(("X's member", "X_val's member")):
+                    message = f"{where}: {message}"
+                if not self._pads() and "seq_len + pred_len" in message and "padding" not in message:
+                    message += " Or pass padding=True to zero-pad short members at the front."
+                if "no validation window fits" in message:
+                    message += (
+                        " In a panel, an integer validation_size holds out that many rows of every "
+                        f"member (e.g. validation_size={self.pred_len}, as the M4 protocol does)."
+                    )
+                raise ValueError(message) from None
+            train.append(member_train)
+            validation.append(member_validation)
+        return train, None if validation[0] is None else validation
+
+    def _prepare_fit(self, X, X_val):
+        """Validate X (and X_val), split, scale and window it: what every estimator's fit does first."""
+        data = self._validate_input(X, reset=True)
+        train, validation = self._split_input(data, X_val)
+        mean, scale, scaler = self._fit_scaling(train, single=data.layout is None)
+
+        def scaled(parts):
+            return [((part - m) / s).astype(np.float32) for part, m, s in zip(parts, mean, scale)]
+
+        pad = self._pads()
+        if self._samples_recent():
+            train_windows = RecentWindows(scaled(train), self.seq_len, self.pred_len, self.history_size)
+        else:
+            train_windows = PanelWindows(
+                scaled(train), self.seq_len, self.pred_len, stride=self._window_stride(), pad=pad
+            )
+        validation_windows = scaled_validation = None
+        if validation is not None:
+            scaled_validation = scaled(validation)
+            validation_windows = PanelWindows(scaled_validation, self.seq_len, self.pred_len, pad=pad)
+        return Prepared(
+            data, train_windows, validation_windows, validation, scaled_validation, mean, scale, scaler, X_val
+        )
+
+    def _fitted_state(self, prepared):
+        """The :class:`FittedState` of a fit whose model ``_fit`` has trained."""
+        data = prepared.data
+        calibration = self._calibrate(self._calibration_source(prepared))
+        keys = ("kind", "columns", "name")
+        specs = [index_spec(meta["index"]) if meta["index"] is not None else None for meta in data.metas]
+        if data.layout is None:
+            return FittedState(
+                last_window=self._last_windows(data.values)[0],
+                output={key: data.metas[0][key] for key in keys},
+                index_spec=specs[0],
+                calibration=calibration,
+                scaler=prepared.scaler,
+            )
+        return FittedState(
+            last_window=self._last_windows(data.values, data.layout),
+            output={"layout": data.layout, "members": [{key: m[key] for key in keys} for m in data.metas]},
+            index_spec=specs,
+            calibration=calibration,
+            member_ids=list(data.layout.ids),
+            member_mean=prepared.mean,
+            member_scale=prepared.scale,
+        )
+
+    def _last_windows(self, members, layout=None):
+        """(n_members, seq_len, M) look-backs; NaN marks rows before a short member's start."""
+        windows = np.full((len(members), self.seq_len, members[0].shape[1]), np.nan)
+        for position, values in enumerate(members):
+            rows = values[-self.seq_len :]
+            if len(rows) < self.seq_len and not self._pads():
+                where = "X" if layout is None else f"X's {layout.describe(position)}"
+                raise ValueError(
+                    f"{where} has {len(values)} rows but the look-back needs seq_len={self.seq_len}; "
+                    f"pass at least the last {self.seq_len} rows of the series"
+                    + (", or fit with padding=True." if hasattr(self, "padding") else ".")
+                )
+            windows[position, self.seq_len - len(rows) :] = rows
+        return windows
+
+    # ------------------------------------------------------------ calibration
+
+    def _calibration_source(self, prepared):
+        """The windows that calibrate the intervals, with their members' scaling; ``None`` for none."""
+        return self._validation_windows(prepared.scaled_validation, prepared.mean, prepared.scale)
+
+    def _validation_windows(self, members, mean, scale):
+        """Every window of the (scaled) validation members; members without rows take no part."""
+        if members is None:
+            return None
+        kept = [position for position, member in enumerate(members) if len(member)]
+        if not kept:
+            return None
+        windows = PanelWindows(
+            [members[p] for p in kept], self.seq_len, self.pred_len, pad=self._pads(), fill=np.nan
+        )
+        return windows, mean[kept], scale[kept]
+
+    def _calibrate(self, source):
+        """Conformal scores of the windows of ``source`` (see :meth:`_calibration_source`), or ``None``."""
+        if source is None or len(source[0]) == 0:
+            return None
+        errors, spreads = [], []
+        for error, x in self._window_errors(*source):
+            errors.append(error)
+            spreads.append(look_back_spread(x))
+        return ConformalCalibration(np.concatenate(errors), self.interval_method, np.concatenate(spreads))
+
+    def _window_errors(self, windows, mean, scale):
+        """Forecast minus truth of every window of ``windows``, in chunks, with the look-backs.
+
+        ``mean``/``scale`` (n_members, M): the scaling of the members the
+        windows belong to (``windows.member``).
+        """
+        chunk = self._scoring_batch()
+        for start in range(0, len(windows), chunk):
+            rows = np.arange(start, min(start + chunk, len(windows)))
+            x, y = windows.batch(rows)
+            members = windows.member[rows]
+            yield self._forecast_for_scoring(x, mean[members], scale[members]) - y, x
+
+    def _forecast_for_scoring(self, windows, mean, scale):
+        """Scaled forecasts of scaled windows (NaN: padding); ``mean``/``scale`` (N, M) are their scaling."""
+        return self._forecast_scaled(np.nan_to_num(windows, nan=0.0)).astype(np.float64)

@@ -1,0 +1,260 @@
+"""Prediction intervals and quantiles every forecaster shares, from its conformal calibration.
+
+Point forecasts and bounds come from one forward pass
+(:meth:`IntervalMixin.predict_with_interval`); the half-widths are the
+calibration's finite-sample conformal quantiles (see
+:mod:`calf_sklearn.intervals`), scaled back to each series' units.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.validation import check_is_fitted
+
+from .._series.conformal import check_coverage, look_back_spread
+from .._series.time_index import future_index
+
+
+def series_names(meta):
+    """The names of a frame's or Series' series, as the first column level of interval answers."""
+    if meta["kind"] == "series":
+        return [meta["name"] if meta["name"] is not None else 0]
+    return list(meta["columns"])
+
+
+def levelled_frame(blocks, columns, spec):
+    """A DataFrame of per-step columns under a column MultiIndex, indexed by the forecast's steps."""
+    index = future_index(spec, len(blocks[0]))
+    return pd.DataFrame(np.column_stack(blocks), index=index, columns=pd.MultiIndex.from_tuples(columns))
+
+
+class IntervalMixin:
+    """``predict_interval``, ``predict_quantiles`` and ``predict_with_interval``."""
+
+    def _look_back_rows(self, windows):
+        """The rows of raw windows that the calibration's look-back spreads were measured on."""
+        return windows[:, -self.seq_len :]
+
+    def _bounds(self, X, horizon, coverages, caller):
+        """Point forecasts and, per coverage, the lower and upper bounds, with the request."""
+        check_is_fitted(self)
+        calibration = getattr(self, "calibration_", None)
+        if calibration is None:
+            raise ValueError(
+                f"{type(self).__name__} has no calibration for intervals: it was fitted without "
+                "validation windows (validation_size=0 and no X_val, or series too short to hold "
+                "one out). Fit with validation_size > 0 (e.g. 0.2, or pred_len rows of every member "
+                "of a panel) or pass X_val to fit; its windows calibrate the intervals."
+            )
+        request = self._request(X, horizon, caller=caller)
+        if request.horizon > self.pred_len:
+            raise ValueError(
+                f"{caller}: horizon={request.horizon} exceeds pred_len={self.pred_len}. Intervals are "
+                f"calibrated for the {self.pred_len} steps the model forecasts directly; a recursive "
+                "forecast's errors compound in ways no calibration window measured. Fit with "
+                f"pred_len >= {request.horizon} for intervals that far ahead."
+            )
+        point = self._forecast(request.windows, request.horizon, request.mean, request.scale)
+        spread = None
+        if calibration.method == "scaled":
+            rows = self._look_back_rows(request.windows)
+            spread = look_back_spread(self._scale(rows, request.mean[:, None], request.scale[:, None]))
+        bounds = []
+        for coverage in coverages:
+            half = np.asarray(calibration.half_width(coverage, spread))[..., : request.horizon, :]
+            half = half * request.scale[:, None, :]  # back to each series' units
+            bounds.append((point - half, point + half))
+        return request, point, bounds
+
+    @staticmethod
+    def _levels(values, name, check):
+        """One float or a sequence of them, as a list, and whether a single float was given."""
+        if isinstance(values, (str, bytes)):
+            raise TypeError(f"{name} must be a float or a sequence of floats, got the string {values!r}.")
+        single = isinstance(values, numbers.Real)
+        levels = [values] if single else list(values)
+        if not levels:
+            raise ValueError(f"{name} is empty; pass a float or a sequence of floats.")
+        return [check(level) for level in levels], single
+
+    def predict_with_interval(self, X=None, horizon=None, coverage=0.9):
+        """Point forecasts and their prediction intervals from one forward pass.
+
+        The same answers as ``predict(X, horizon)`` and
+        ``predict_interval(X, horizon, coverage)``, for half the work: the
+        intervals are centred on the point forecast, which is computed once.
+
+        Parameters
+        ----------
+        X : None, int, array-like, DataFrame, Series, 3-D array or panel, default=None
+            What to forecast after, as in :meth:`predict`.
+        horizon : int, default=None
+            Steps; ``None`` means ``pred_len``, which is the most intervals
+            are calibrated for.
+        coverage : float or sequence of float, default=0.9
+            Nominal coverage of each interval, in (0, 1).
+
+        Returns
+        -------
+        forecast : ndarray, DataFrame, Series or panel
+            What :meth:`predict` returns.
+        interval : tuple, dict, DataFrame or panel
+            What :meth:`predict_interval` returns.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`predict_interval`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from calf_sklearn.baselines import NaiveForecaster
+        >>> X = np.cumsum(np.random.default_rng(0).normal(size=(300, 2)), axis=0)
+        >>> model = NaiveForecaster(pred_len=5).fit(X)
+        >>> forecast, (lower, upper) = model.predict_with_interval(coverage=0.8)
+        >>> bool((forecast == model.predict()).all()), bool((lower <= forecast).all())
+        (True, True)
+        >>> batch = np.stack([X[:50], X[100:150]])  # a batch of windows, two coverages
+        >>> forecast, bands = model.predict_with_interval(batch, coverage=[0.5, 0.9])
+        >>> forecast.shape, sorted(bands), bands[0.9][0].shape
+        ((2, 5, 2), [0.5, 0.9], (2, 5, 2))
+        """
+        coverages, single = self._levels(coverage, "coverage", check_coverage)
+        request, point, bounds = self._bounds(X, horizon, coverages, "predict_with_interval")
+        forecast = self._answer(request, [point], self._wrap)
+        return forecast, self._interval_answer(request, coverages, single, bounds)
+
+    def predict_interval(self, X=None, horizon=None, coverage=0.9):
+        """Prediction intervals: conformal, calibrated on the validation windows of ``fit``.
+
+        At the end of ``fit`` the model forecast every validation window (the
+        held-out tail of every series, or ``X_val``) and kept its absolute
+        errors per horizon step and series (``interval_method="scaled"``:
+        divided by each window's look-back spread). An interval of coverage
+        ``c`` is the forecast plus or minus the finite-sample conformal
+        quantile of those errors: the ``ceil((n + 1) c)``-th smallest of
+        ``n``. Future windows like the calibration windows fall inside with
+        probability at least ``c``.
+
+        Parameters
+        ----------
+        X : None, int, array-like, DataFrame, Series, 3-D array or panel, default=None
+            What to forecast after, as in :meth:`predict`.
+        horizon : int, default=None
+            Steps; ``None`` means ``pred_len``, which is the most intervals
+            are calibrated for.
+        coverage : float or sequence of float, default=0.9
+            Nominal coverage of each interval, in (0, 1).
+
+        Returns
+        -------
+        tuple, dict, DataFrame or panel
+            Arrays in, one float ``coverage``: ``(lower, upper)``, each shaped
+            like :meth:`predict`'s output; several coverages: a dict
+            ``{coverage: (lower, upper)}``. DataFrame or Series in: a
+            DataFrame with the forecast's index and three column levels
+            ``(series, coverage, "lower"/"upper")`` (sktime's layout). A
+            panel: the same container, one such answer per member.
+
+        Raises
+        ------
+        ValueError
+            If the forecaster has no calibration (fitted without validation
+            data), ``coverage`` is outside (0, 1) or above what the
+            calibration windows can support, or ``horizon`` exceeds
+            ``pred_len``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from calf_sklearn.baselines import NaiveForecaster
+        >>> X = np.cumsum(np.random.default_rng(0).normal(size=(300, 2)), axis=0)
+        >>> model = NaiveForecaster(pred_len=5).fit(X)
+        >>> lower, upper = model.predict_interval(coverage=0.8)
+        >>> lower.shape, bool((lower <= model.predict()).all() and (model.predict() <= upper).all())
+        ((5, 2), True)
+        >>> wide = model.predict_interval(coverage=[0.5, 0.95])  # several: a dict
+        >>> bool((wide[0.95][1] >= wide[0.5][1]).all())
+        True
+        """
+        coverages, single = self._levels(coverage, "coverage", check_coverage)
+        request, _, bounds = self._bounds(X, horizon, coverages, "predict_interval")
+        return self._interval_answer(request, coverages, single, bounds)
+
+    def _interval_answer(self, request, coverages, single, bounds):
+        """Bounds per coverage in the container of the request (see :meth:`predict_interval`)."""
+
+        def wrap(arrays, meta, spec):
+            pairs = list(zip(arrays[0::2], arrays[1::2]))
+            if meta["kind"] == "array":
+                return pairs[0] if single else dict(zip(coverages, pairs))
+            columns, blocks = [], []
+            for series, name in enumerate(series_names(meta)):
+                for level, (lower, upper) in zip(coverages, pairs):
+                    columns += [(name, level, "lower"), (name, level, "upper")]
+                    blocks += [lower[:, series], upper[:, series]]
+            return levelled_frame(blocks, columns, spec)
+
+        return self._answer(request, [array for pair in bounds for array in pair], wrap)
+
+    def predict_quantiles(self, X=None, horizon=None, alpha=(0.05, 0.95)):
+        """Forecast quantiles from the conformal intervals of :meth:`predict_interval`.
+
+        The quantile at ``alpha < 0.5`` is the lower bound of the central
+        interval of coverage ``1 - 2 alpha``, at ``alpha > 0.5`` the upper
+        bound of coverage ``2 alpha - 1``, and at 0.5 the point forecast.
+
+        Parameters
+        ----------
+        X : None, int, array-like, DataFrame, Series, 3-D array or panel, default=None
+            What to forecast after, as in :meth:`predict`.
+        horizon : int, default=None
+            Steps; at most ``pred_len``.
+        alpha : float or sequence of float, default=(0.05, 0.95)
+            Quantile levels in (0, 1).
+
+        Returns
+        -------
+        ndarray, DataFrame or panel
+            Arrays in: an array of shape ``(len(alpha), *predict_shape)``
+            (just ``predict``'s shape for one float). DataFrame or Series in:
+            a DataFrame with column levels ``(series, alpha)`` (sktime's
+            layout). A panel: the same container, one answer per member.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`predict_interval`, for ``alpha`` outside (0, 1) or too
+            far in the tails for the calibration windows.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from calf_sklearn.baselines import NaiveForecaster
+        >>> X = np.cumsum(np.random.default_rng(0).normal(size=(300, 2)), axis=0)
+        >>> model = NaiveForecaster(pred_len=5).fit(X)
+        >>> low, middle, high = model.predict_quantiles(alpha=[0.1, 0.5, 0.9])
+        >>> bool((middle == model.predict()).all()), bool((low < middle).all() and (middle < high).all())
+        (True, True)
+        """
+        levels, single = self._levels(alpha, "alpha", lambda a: check_coverage(a, "alpha"))
+        # Rounded: 2 * 0.9975 - 1 is 0.9950000000000001, which would cost a rank.
+        coverage_of = {a: round(abs(2 * a - 1), 12) for a in levels}
+        coverages = sorted({coverage_of[a] for a in levels if a != 0.5})
+        request, point, bounds = self._bounds(X, horizon, coverages, "predict_quantiles")
+        by_coverage = dict(zip(coverages, bounds))
+        quantiles = [point if a == 0.5 else by_coverage[coverage_of[a]][0 if a < 0.5 else 1] for a in levels]
+
+        def wrap(arrays, meta, spec):
+            if meta["kind"] == "array":
+                return arrays[0] if single else np.stack(arrays)
+            names = series_names(meta)
+            columns = [(name, level) for name in names for level in levels]
+            blocks = [array[:, series] for series in range(len(names)) for array in arrays]
+            return levelled_frame(blocks, columns, spec)
+
+        return self._answer(request, quantiles, wrap)
