@@ -5,21 +5,22 @@ The public face of this module is :mod:`calf_sklearn.forecaster`; its documentat
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .._utils import checks as _params
-from .._version import ARTIFACT_FORMAT, __version__
-from .base import _WindowForecaster
+from .._utils import checks
+from .backbone_checks import check_backbone_fits, check_backbone_source
+from .base import WindowForecaster
+from .constraints import CALF_CONSTRAINTS, check_calf_params
+from .pickling import NetworkPicklingMixin
+from .resume import fit_fingerprint, read_matching_checkpoint
 
 __all__ = ["CALFForecaster"]
 
 
-def _llm_name(llm):
-    return llm if isinstance(llm, str) else type(llm).__name__
-
-
-class CALFForecaster(_WindowForecaster):
+class CALFForecaster(NetworkPicklingMixin, WindowForecaster):
     """Multivariate forecaster that fine-tunes GPT-2 the CALF way.
 
     CALF (Liu et al., arXiv 2403.07300) feeds each series' look-back window as
@@ -28,10 +29,9 @@ class CALFForecaster(_WindowForecaster):
     tokens re-expressed through the language model's principal word
     embeddings. Only the temporal branch is kept for forecasting.
 
-    ``fit`` learns from one multivariate series (time steps x series); the
-    last ``validation_size`` of it drives early stopping. ``predict`` then
-    forecasts the steps after the training data, or after any look-back
-    window you pass.
+    ``fit`` learns from a multivariate series (time steps x series) or a panel
+    of them, holding out the last ``validation_size`` for early stopping and the
+    intervals; ``predict`` forecasts after the training data or any look-back.
 
     Parameters
     ----------
@@ -132,14 +132,12 @@ class CALFForecaster(_WindowForecaster):
         Lightning's names (``"bf16-mixed"``, ``"16-mixed"``, ``"32-true"``)
         are accepted. Window statistics stay float32 in every precision.
     compile : bool, default=False
-        Forecast with the network compiled by ``torch.compile`` (weights frozen
-        into the compiled code, batches padded to ``batch_size`` so that one
-        graph serves all). The first forecast pays the compilation (tens of
-        seconds on a CPU), so it pays off when one fitted model forecasts many
-        windows (docs/performance.md gives the break-even). Never pickled;
-        where compilation fails, forecasting falls back to the plain network
-        with a warning. It can be switched on after fitting or loading with
-        ``set_params(compile=True)``.
+        Forecast with the network compiled by ``torch.compile`` (weights frozen,
+        batches padded to ``batch_size`` so that one graph serves all). The first
+        forecast pays the compilation (tens of seconds on a CPU): it pays off when
+        a model forecasts many windows (docs/performance.md gives the break-even).
+        Never pickled; a failed compilation falls back to the plain network with
+        a warning. ``set_params(compile=True)`` switches it on after fitting.
     cache_dir : str or path-like, default=None
         Folder of the principal-word cache; ``None`` uses
         ``$CALF_SKLEARN_CACHE`` or the platform's user cache folder.
@@ -293,44 +291,27 @@ class CALFForecaster(_WindowForecaster):
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ input
+    _parameter_constraints: ClassVar[dict] = CALF_CONSTRAINTS
 
-    def _check_backbone_fits(self, config, n_series):
-        if self.n_layers > config.n_layer:
-            raise ValueError(
-                f"n_layers={self.n_layers} exceeds the backbone's {config.n_layer} blocks; "
-                f"use n_layers <= {config.n_layer}."
-            )
-        if self.n_principal_words > config.n_embd:
-            raise ValueError(
-                f"n_principal_words={self.n_principal_words} exceeds the backbone's embedding "
-                f"width {config.n_embd}; use n_principal_words <= {config.n_embd}."
-            )
-        if n_series > config.n_positions:
-            raise ValueError(
-                f"X has {n_series} series but the backbone has only {config.n_positions} "
-                "positions (each series is one token); forecast the series in groups of at "
-                f"most {config.n_positions}."
-            )
-        if config.n_embd % config.n_head:
-            raise ValueError(
-                f"The backbone's width {config.n_embd} is not divisible by its {config.n_head} heads."
-            )
+    # ------------------------------------------- parameters and the shared parts' hooks
+    def _validate_params(self):
+        check_calf_params(self)
+        check_backbone_source(self.llm, self.pretrained)
 
-    def _check_backbone_source(self):
-        from transformers import PretrainedConfig
+    def _pads(self):
+        return bool(self.padding)
 
-        is_config = isinstance(self.llm, (dict, PretrainedConfig))
-        if is_config and self.pretrained:
-            raise ValueError(
-                "llm is a configuration, which has no published weights; pass pretrained=False "
-                "to train a randomly initialised backbone of that shape, or name a hub id or "
-                "local folder as llm."
-            )
-        if not is_config and not isinstance(self.llm, (str, bytes)) and not hasattr(self.llm, "__fspath__"):
-            raise TypeError(
-                f"llm must be a hub id, a local folder, a dict or a GPT2Config, got {type(self.llm).__name__}."
-            )
+    def _standardises(self):
+        return self.scaling == "standard"
+
+    def _samples_recent(self):
+        return self.window_sampling == "recent"
+
+    def _window_stride(self):
+        return self.window_stride
+
+    def _scoring_batch(self):
+        return max(self.batch_size, 256)
 
     # -------------------------------------------------------------------- fit
 
@@ -380,90 +361,46 @@ class CALFForecaster(_WindowForecaster):
         >>> model.fit(X[:240], X_val=X[204:]).history_[0]["val_mse"] > 0
         True
         """
-        with self._unchanged_on_failure():
-            return self._fit(X, X_val, checkpoint)
+        return self._fit_and_set(X, X_val, checkpoint=checkpoint)
 
-    def _fingerprint(self, prepared):
-        """What identifies a fit, so that a checkpoint is resumed only by the same fit."""
-        import hashlib
-
-        from .._torch.precision import check_precision
-
-        # None of these changes the training itself.
-        ignored = {"verbose", "device", "cache_dir", "max_epochs", "interval_method", "compile"}
-        params = {k: repr(v) for k, v in sorted(self.get_params().items()) if k not in ignored}
-        # Another name of the same precision ("bf16-mixed", "bfloat16") is the same fit.
-        params["precision"] = repr(check_precision(self.precision))
-        digest = hashlib.sha256()
-        for part in [*prepared.members, *(prepared.validation_parts or [])]:
-            digest.update(np.ascontiguousarray(part).tobytes())
-        shapes = [member.shape for member in prepared.members]
-        return {
-            "params": repr(params),
-            "data": digest.hexdigest(),
-            "shape": repr(shapes[0] if len(shapes) == 1 else shapes),
-        }
-
-    def _read_checkpoint(self, checkpoint, fingerprint):
-        from .._torch.training import read_checkpoint
-
-        state = read_checkpoint(checkpoint)
-        if state is None:
-            return None
-        if state.get("fingerprint") != fingerprint:
-            raise ValueError(
-                f"The checkpoint {checkpoint} belongs to another fit (different parameters or data), "
-                "so it cannot be resumed. Delete it, or pass another checkpoint path."
-            )
-        return state
-
-    def _fit(self, X, X_val, checkpoint):
-        import torch
-
-        from .._torch.backbone import backbone_config, load_backbone
+    def _fit(self, prepared, checkpoint=None):
+        from .._torch.backbone import backbone_config
+        from .._torch.calf_model import build_calf_network
+        from .._torch.devices import resolve_device
         from .._torch.losses import CALFLoss
-        from .._torch.network import CALFNetwork
         from .._torch.precision import place_network, resolve_precision
+        from .._torch.seeding import seeded
         from .._torch.training import Trainer
-        from .._torch.vocabulary import cached_principal_word_embeddings
 
-        _params.check_params(self)
-        self._check_backbone_source()
-        device = _params.resolve_device(self.device)
+        device = resolve_device(self.device)
         precision = resolve_precision(self.precision, device)
-        prepared = self._prepare_fit(X, X_val, self.window_stride)
         config = backbone_config(self.llm, revision=self.revision, local_files_only=self.local_files_only)
-        self._check_backbone_fits(config, self.n_features_in_)
+        check_backbone_fits(
+            config,
+            n_layers=self.n_layers,
+            n_principal_words=self.n_principal_words,
+            n_series=self.n_features_in_,
+        )
         fingerprint = resume = None
         if checkpoint is not None:
-            fingerprint = self._fingerprint(prepared)
-            resume = self._read_checkpoint(checkpoint, fingerprint)
+            fingerprint = fit_fingerprint(self.get_params(), prepared)
+            resume = read_matching_checkpoint(checkpoint, fingerprint)
         if resume is not None:
             seed = int(resume["seed"])  # the frozen random backbone must be the same one
         else:
             seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        rng_devices = [device.index or 0] if device.type == "cuda" else []
-        # fork_rng: seed torch for this fit without disturbing the caller's RNG.
-        with torch.random.fork_rng(devices=rng_devices):
-            torch.manual_seed(seed)
-            backbone = load_backbone(
+        # Seed torch for this fit without disturbing the caller's generators.
+        with seeded(seed, device) as generator:
+            network = build_calf_network(
                 self.llm,
                 pretrained=self.pretrained,
                 n_layers=self.n_layers,
                 revision=self.revision,
                 local_files_only=self.local_files_only,
-            )
-            words, _ = cached_principal_word_embeddings(
-                backbone.wte.weight.detach().cpu().numpy(),
-                self.n_principal_words,
-                self.cache_dir,
-                source=str(_llm_name(self.llm)),
-            )
-            network = CALFNetwork(
-                backbone,
+                n_principal_words=self.n_principal_words,
+                cache_dir=self.cache_dir,
                 seq_len=self.seq_len,
                 pred_len=self.pred_len,
-                principal_words=torch.from_numpy(words),
                 lora_r=self.lora_r,
                 lora_alpha=self.lora_alpha,
                 lora_dropout=self.lora_dropout,
@@ -490,7 +427,7 @@ class CALFForecaster(_WindowForecaster):
                 patience=self.patience,
                 cosine_t_max=self.cosine_t_max,
                 device=device,
-                generator=torch.Generator().manual_seed(seed),
+                generator=generator,
                 verbose=int(self.verbose),
                 validation_metric=self.task_loss if scale_free else "mse",
                 precision=precision,
@@ -512,13 +449,11 @@ class CALFForecaster(_WindowForecaster):
         self.training_interrupted_ = result.interrupted
         self.resumed_from_epoch_ = result.resumed_from
         self.device_ = device
-        prepared.remember()
-        return self
 
     # ---------------------------------------------------------------- predict
 
     def _forecast_scaled(self, windows):
-        from .._torch.network import forecast_windows
+        from .._torch.inference import forecast_windows
 
         return forecast_windows(
             self.module_, windows, self.batch_size, self.device_, forward=self._compiled_forward()
@@ -526,7 +461,7 @@ class CALFForecaster(_WindowForecaster):
 
     def _compiled_forward(self):
         """The compiled forecast of ``module_`` when ``compile`` is on (built once), else ``None``."""
-        if not _params.check_bool("compile", self.compile):
+        if not checks.check_bool("compile", self.compile):
             return None
         from .._torch.compiled import CompiledForecast
 
@@ -535,39 +470,3 @@ class CALFForecaster(_WindowForecaster):
             compiled = CompiledForecast(self.module_, self.batch_size)
             self._compiled_forecast = compiled
         return compiled
-
-    # ------------------------------------------------------------ persistence
-
-    def __getstate__(self):
-        # A copy: BaseEstimator may hand back the live __dict__.
-        state = dict(super().__getstate__())
-        state.pop("_compiled_forecast", None)  # compiled code is tied to this process
-        state["_calf_sklearn_version"] = __version__
-        if "module_" in state:
-            state["module_"] = {
-                "artifact_format": ARTIFACT_FORMAT,
-                "calf_sklearn_version": __version__,
-                **self.module_.export(),
-            }
-            state["device_"] = str(self.device_)
-        return state
-
-    def __setstate__(self, state):
-        payload = state.get("module_")
-        if isinstance(payload, dict):
-            from .._torch.network import CALFNetwork
-            from .._torch.precision import place_network
-
-            saved_format = payload.get("artifact_format")
-            if saved_format != ARTIFACT_FORMAT:
-                raise ValueError(
-                    f"This forecaster was saved by calf-sklearn "
-                    f"{payload.get('calf_sklearn_version', 'unknown')} (artifact format "
-                    f"{saved_format}); calf-sklearn {__version__} reads format {ARTIFACT_FORMAT}. "
-                    "Load it with the version that saved it, or fit it again."
-                )
-            device = _params.saved_device(state.get("device_", "cpu"))
-            state = dict(state)
-            state["module_"] = place_network(CALFNetwork.from_export(payload), device)
-            state["device_"] = device
-        super().__setstate__(state)

@@ -13,11 +13,8 @@ from torch.nn import functional as F
 
 from .branches import add_lora, is_branch_own, merge_lora, normalise, run_branch, share_frozen
 from .export import export_payload, network_from_payload
-from .inference import forecast_windows
 
-# forecast_windows lives in .inference; it is re-exported here for the callers
-# that still import it from the network module.
-__all__ = ["CALFNetwork", "CALFOutputs", "PrincipalWordAttention", "forecast_windows"]
+__all__ = ["CALFNetwork", "CALFOutputs", "PrincipalWordAttention"]
 
 
 class CALFOutputs(NamedTuple):
