@@ -19,7 +19,9 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         "pip install 'calf-sklearn[sktime]'."
     ) from error
 
+from .._utils import checks
 from .calf import CALFForecaster
+from .constraints import CALF_CONSTRAINTS
 
 __all__ = ["CALFSktimeForecaster"]
 
@@ -139,83 +141,21 @@ class CALFSktimeForecaster(BaseForecaster):
     # itself in ``_history``; sktime's own copy would only duplicate it.
     _config: ClassVar[dict] = {"remember_data": False}
 
-    def __init__(
-        self,
-        pred_len=None,
-        seq_len=96,
-        llm="gpt2",
-        pretrained=True,
-        revision=None,
-        local_files_only=False,
-        n_layers=6,
-        n_principal_words=500,
-        lora_r=8,
-        lora_alpha=32,
-        lora_dropout=0.1,
-        task_loss="l1",
-        output_loss="l1",
-        feature_loss="l1",
-        task_weight=1.0,
-        output_weight=1.0,
-        feature_weight=0.01,
-        learning_rate=5e-4,
-        projection_learning_rate=1e-4,
-        cosine_t_max=20,
-        batch_size=32,
-        window_stride=1,
-        window_sampling="sliding",
-        history_size=10.0,
-        padding=False,
-        scaling="standard",
-        seasonal_period=1,
-        interval_method="scaled",
-        max_epochs=20,
-        patience=5,
-        validation_size=0.2,
-        device="auto",
-        precision="float32",
-        compile=False,
-        cache_dir=None,
-        random_state=None,
-        verbose=0,
-    ):
-        self.pred_len = pred_len
-        self.seq_len = seq_len
-        self.llm = llm
-        self.pretrained = pretrained
-        self.revision = revision
-        self.local_files_only = local_files_only
-        self.n_layers = n_layers
-        self.n_principal_words = n_principal_words
-        self.lora_r = lora_r
-        self.lora_alpha = lora_alpha
-        self.lora_dropout = lora_dropout
-        self.task_loss = task_loss
-        self.output_loss = output_loss
-        self.feature_loss = feature_loss
-        self.task_weight = task_weight
-        self.output_weight = output_weight
-        self.feature_weight = feature_weight
-        self.learning_rate = learning_rate
-        self.projection_learning_rate = projection_learning_rate
-        self.cosine_t_max = cosine_t_max
-        self.batch_size = batch_size
-        self.window_stride = window_stride
-        self.window_sampling = window_sampling
-        self.history_size = history_size
-        self.padding = padding
-        self.scaling = scaling
-        self.seasonal_period = seasonal_period
-        self.interval_method = interval_method
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.validation_size = validation_size
-        self.device = device
-        self.precision = precision
-        self.compile = compile
-        self.cache_dir = cache_dir
-        self.random_state = random_state
-        self.verbose = verbose
+    def __init__(self, *args, **kwargs):
+        # The parameters are CALFForecaster's (the table of calf_sklearn._estimators.constraints),
+        # listed once: __signature__ below gives scikit-learn and sktime their names and defaults.
+        signature = CALFSktimeForecaster.__init__.__signature__
+        unknown = [key for key in kwargs if key not in signature.parameters or key == "self"]
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got an unexpected keyword argument {unknown[0]!r}."
+                f"{checks.suggest(unknown[0], CALF_CONSTRAINTS)} Valid parameters: {sorted(CALF_CONSTRAINTS)}."
+            )
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
+        pred_len, validation_size = self.pred_len, self.validation_size
         super().__init__()
         # sktime's own copy of the data, kept only when a user sets remember_data=True.
         self._y, self._X = None, None
@@ -233,8 +173,7 @@ class CALFSktimeForecaster(BaseForecaster):
 
     def _estimator(self, pred_len):
         """An unfitted CALFForecaster with this forecaster's parameters and ``pred_len``."""
-        names = [name for name in inspect.signature(CALFForecaster.__init__).parameters if name != "self"]
-        params = {name: getattr(self, name) for name in names}
+        params = {name: getattr(self, name) for name in CALF_CONSTRAINTS}
         params["pred_len"] = pred_len
         return CALFForecaster(**params)
 
@@ -410,3 +349,16 @@ class CALFSktimeForecaster(BaseForecaster):
             {**tiny, "seq_len": 4, "padding": True, "validation_size": 0.5},
             {**tiny, "pred_len": 3, "seq_len": 3, "validation_size": 0},
         ]
+
+
+def _mirror_signature():
+    """CALFForecaster's parameters, every one positional or keyword, with ``pred_len=None``."""
+    calf = inspect.signature(CALFForecaster.__init__).parameters
+    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for name in CALF_CONSTRAINTS:
+        default = None if name == "pred_len" else calf[name].default
+        parameters.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default))
+    return inspect.Signature(parameters)
+
+
+CALFSktimeForecaster.__init__.__signature__ = _mirror_signature()
