@@ -143,8 +143,8 @@ def train_dlinear(
     Adam, the learning rate halved after every epoch, early stopping on the
     validation MSE with the best weights restored. It runs the package's one
     training loop with DLinear's step, so a training loss that becomes
-    infinite or NaN raises ``FloatingPointError`` and a KeyboardInterrupt
-    keeps the best weights so far (with a warning), as CALF's training does.
+    infinite or NaN raises ``FloatingPointError``, as CALF's training does; a
+    KeyboardInterrupt stops it (DLinear has no checkpoint to resume from).
 
     Parameters
     ----------

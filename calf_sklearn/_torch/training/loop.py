@@ -385,8 +385,10 @@ class TrainingLoop:
     def fit(self, train, validation=None, *, checkpoint=None, resume=None, metadata=None):
         """Train until ``max_epochs`` or early stopping, then restore the best.
 
-        A KeyboardInterrupt stops training cleanly: the best weights so far
-        are restored, a warning is issued and the result says so.
+        A KeyboardInterrupt stops training cleanly where the step keeps its
+        weights on interrupt (CALF's): the best weights so far are restored, a
+        warning is issued and the result says so. Otherwise (DLinear's) it
+        propagates.
 
         Parameters
         ----------
@@ -496,6 +498,8 @@ class TrainingLoop:
                 if finished:
                     break
         except KeyboardInterrupt:
+            if not self.step.keeps_weights_on_interrupt:
+                raise
             result.interrupted = True
             kept = (
                 f"the weights of epoch {result.best_epoch}"

@@ -99,6 +99,8 @@ class CALFStep:
 
     name = "CALF"
     validation_batch_size = None
+    # Ctrl-C ends CALF's training early: the best weights so far are kept (and the checkpoint resumes).
+    keeps_weights_on_interrupt = True
 
     def __init__(
         self, network, loss, *, learning_rate, projection_learning_rate, cosine_t_max, validation_metric="mse"
@@ -242,6 +244,8 @@ class DLinearStep:
     validation_metric = "mse"
     validation_period = 1
     validation_batch_size = 256
+    # DLinear trains in seconds and has no checkpoint: Ctrl-C stops the fit, as it always did.
+    keeps_weights_on_interrupt = False
 
     def __init__(self, network, *, learning_rate):
         self.network = network
