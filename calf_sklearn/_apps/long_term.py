@@ -273,7 +273,7 @@ def run_benchmark(
     >>> shutil.rmtree(folder)
     """
     if is_m4(dataset):
-        group = datasets.m4._group(dataset)
+        group = datasets.m4.m4_group(dataset)
         if pred_len not in (None, group.horizon):
             raise ValueError(
                 f"M4-{group.name}'s horizon is {group.horizon}, the one its test file holds; "

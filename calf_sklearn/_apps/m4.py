@@ -101,7 +101,7 @@ def m4_preset(group):
     ('smape', 'mase', None, 10.0)
     """
     if not isinstance(group, datasets.M4Group):
-        group = datasets.m4._group(group)
+        group = datasets.m4.m4_group(group)
     return {
         "pred_len": group.horizon,
         "seq_len": group.seq_len,

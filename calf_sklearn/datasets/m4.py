@@ -144,7 +144,8 @@ class M4Data:
         return len(self.ids)
 
 
-def _group(name):
+def m4_group(name):
+    """The M4 group that ``name`` names ("Hourly", "M4-Hourly", "m4_hourly"), or a ValueError listing them."""
     key = str(name).strip().lower().removeprefix("m4-").removeprefix("m4_")
     for group in M4_GROUPS.values():
         if group.name.lower() == key:
@@ -237,7 +238,7 @@ def load_m4(group, *, data_home=None, download=True):
     (['W1', 'W2'], [3, 2], (2, 13))
     >>> shutil.rmtree(folder)
     """
-    group = _group(group)
+    group = m4_group(group)
     ids, train = _read(_path(f"{group.name}-train.csv", data_home, download))
     test_ids, test = _read(_path(f"{group.name}-test.csv", data_home, download))
     if test_ids != ids:
