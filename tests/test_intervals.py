@@ -869,7 +869,7 @@ def test_cli_predict_writes_intervals_beside_each_series(module_env, tmp_path):
 
 @pytest.mark.parametrize("stride", [1, 7])
 def test_benchmark_coverage_is_the_count_of_truths_inside(stride):
-    from calf_sklearn import benchmark
+    from calf_sklearn._apps import long_term as benchmark
 
     rng = np.random.default_rng(21)
     train, test = rng.normal(size=(400, 2)).cumsum(axis=0), rng.normal(size=(150, 2)).cumsum(axis=0)
