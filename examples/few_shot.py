@@ -10,7 +10,7 @@ What it shows
   validation part), and scored on the same test windows, as
   ``calf-sklearn benchmark`` scores them: forecasts of the scaled test part,
   MSE / MAE over every horizon step and series in the benchmark's scaled
-  units (``calf_sklearn/benchmark.py``, ``_evaluate``).
+  units (``calf_sklearn/_apps/long_term.py``, ``_evaluate``).
 
 The CSV is read from ``--data-home`` or the ``CALF_SKLEARN_DATA``
 environment variable (a folder holding ``ETTh1.csv``); nothing is
