@@ -5,10 +5,8 @@ initialised GPT-2 (nothing is downloaded), compares its forecasts with the
 naive last-value forecast on held-out data, and saves a plot.
 """
 
-from ._apps.demo import run
-
-# Not in __all__ (undocumented), but importable here as they always were.
-from ._apps.demo import DEMO_BACKBONE, main  # noqa: F401
+# DEMO_BACKBONE and main are not in __all__ (undocumented), but stay importable here.
+from ._apps.demo import DEMO_BACKBONE, main, run  # noqa: F401
 
 __all__ = ["run"]
 

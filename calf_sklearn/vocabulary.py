@@ -5,9 +5,12 @@ CALF's cross-modal match attends from time-series tokens to a few hundred
 computed once per backbone. NumPy only.
 """
 
-from ._torch.vocabulary import cached_principal_word_embeddings, default_cache_dir, principal_word_embeddings
-
-# Not in __all__ (undocumented), but importable here as it always was.
-from ._torch.vocabulary import CACHE_ENV  # noqa: F401
+# CACHE_ENV is not in __all__ (undocumented), but stays importable here.
+from ._torch.vocabulary import (
+    CACHE_ENV,  # noqa: F401
+    cached_principal_word_embeddings,
+    default_cache_dir,
+    principal_word_embeddings,
+)
 
 __all__ = ["cached_principal_word_embeddings", "default_cache_dir", "principal_word_embeddings"]
