@@ -1,6 +1,9 @@
 """The estimator layer: scikit-learn estimators that validate and delegate.
 
-``base`` (what every forecaster shares), ``calf`` (CALFForecaster), ``baselines`` (rule
-forecasts and DLinear), ``metrics`` (scorers and the M4 measures), ``persistence`` (the
-safetensors format) and ``sktime_forecaster`` (the sktime adapter).
+``base`` (what every forecaster shares, assembled from ``inputs``, ``scaling``, ``fitting``,
+``forecasting``, ``intervals`` and ``scoring``; ``state`` holds the :class:`FittedState` that
+``fit`` sets), ``constraints`` (what each parameter accepts), ``calf`` (CALFForecaster, with
+``backbone_checks``, ``resume`` and ``pickling``), ``baselines`` (the rule forecasts and
+DLinear), ``metrics`` (scorers and the M4 measures), ``persistence`` (the safetensors format)
+and ``sktime_forecaster`` (the sktime adapter).
 """

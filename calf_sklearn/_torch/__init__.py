@@ -1,7 +1,7 @@
 """The torch layer: networks, losses and their training, knowing nothing of scikit-learn.
 
 ``backbone`` (loading or building the language model), ``vocabulary`` (the principal-word
-cache), ``network`` (CALF's dual-branch network), ``branches`` (the surgery that makes the
+cache), ``calf_model`` (both built for a fit), ``devices`` (which device), ``network`` (CALF's dual-branch network), ``branches`` (the surgery that makes the
 backbone its two branches), ``export`` (the saved form of an inference-only network),
 ``inference`` (forecasting stacks of windows), ``losses``, ``precision`` (mixed precision
 and device placement), ``compiled`` (torch.compile for forecasting), ``transfer`` (host to
