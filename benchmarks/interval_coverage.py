@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from calf_sklearn import CALFForecaster
-from calf_sklearn._estimators.metrics import _seasonal_scales
+from calf_sklearn._series.measures import _seasonal_scales
 from calf_sklearn.baselines import (
     DLinearForecaster,
     Naive2Forecaster,

@@ -6,6 +6,7 @@ M4 measures (METHOD.md section 13), on raw values, for a group of series
 that may differ in length.
 """
 
-from ._estimators.metrics import mae_scorer, mase, mse_scorer, msis, owa, smape
+from ._estimators.scorers import mae_scorer, mse_scorer
+from ._series.measures import mase, msis, owa, smape
 
 __all__ = ["mae_scorer", "mase", "mse_scorer", "msis", "owa", "smape"]

@@ -18,8 +18,8 @@ from .._estimators.baselines import (
     SeasonalNaiveForecaster,
 )
 from .._estimators.calf import CALFForecaster
-from .._estimators.metrics import mase, msis, owa, smape
 from .._series.conformal import check_coverage
+from .._series.measures import mase, msis, owa, smape
 from .experiment import (
     DLINEAR_SETTINGS,
     Experiment,

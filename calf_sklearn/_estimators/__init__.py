@@ -4,6 +4,6 @@
 ``forecasting``, ``intervals`` and ``scoring``; ``state`` holds the :class:`FittedState` that
 ``fit`` sets), ``constraints`` (what each parameter accepts), ``calf`` (CALFForecaster, with
 ``backbone_checks``, ``resume`` and ``pickling``), ``baselines`` (the rule forecasts and
-DLinear), ``metrics`` (scorers and the M4 measures), ``persistence`` (the safetensors format)
+DLinear), ``scorers`` (for model selection), ``persistence`` (the safetensors format)
 and ``sktime_forecaster`` (the sktime adapter).
 """

@@ -16,7 +16,9 @@ shuffling, batches, mixed precision, early stopping, checkpoints. A step has
   ``validation_batch_size``, the windows per forward pass of validation
   (``None``: the loop's batch size);
 - ``state_dict()`` and ``load_state_dict(state)`` for the optimisers and
-  the schedule, merged into the checkpoint.
+  the schedule, merged into the checkpoint;
+- ``keeps_weights_on_interrupt``: whether Ctrl-C ends training early with the
+  best weights so far (CALF, whose checkpoint resumes) or propagates (DLinear).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Forecast accuracy: scorers for model selection, and the M4 competition's sMAPE, MASE and OWA.
+"""The M4 competition's accuracy measures, sMAPE, MASE, MSIS and OWA, on raw values (NumPy only).
 
 The public face of this module is :mod:`calf_sklearn.metrics`; its documentation is there.
 """
@@ -6,74 +6,10 @@ The public face of this module is :mod:`calf_sklearn.metrics`; its documentation
 from __future__ import annotations
 
 import numpy as np
-from sklearn.pipeline import Pipeline
 
-from .._utils import checks as _params
+from .._utils import checks
 
-__all__ = ["mae_scorer", "mase", "mse_scorer", "msis", "owa", "smape"]
-
-
-def _rolling_errors(estimator, X):
-    # A Pipeline scores through its transforms, then its final forecaster.
-    if isinstance(estimator, Pipeline):
-        if len(estimator) > 1:
-            X = estimator[:-1].transform(X)
-        estimator = estimator[-1]
-    return estimator.evaluate(X)
-
-
-def mse_scorer(estimator, X, y=None):
-    """Negative MSE of a fitted forecaster's rolling forecasts over ``X``.
-
-    Parameters
-    ----------
-    estimator : CALFForecaster or Pipeline ending in one
-        Fitted forecaster.
-    X : array-like of shape (n_steps, n_series)
-        Series to forecast over (see :meth:`CALFForecaster.evaluate`).
-    y : None
-        Ignored.
-
-    Returns
-    -------
-    float
-        ``-mse``: greater is better, as scikit-learn's scorers expect.
-
-    Examples
-    --------
-    >>> from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
-    >>> from calf_sklearn import CALFForecaster, mse_scorer
-    >>> search = GridSearchCV(CALFForecaster(), {"feature_weight": [0.01, 0.1]},
-    ...                       scoring={"mse": mse_scorer, "mae": mae_scorer},
-    ...                       refit="mse", cv=TimeSeriesSplit(3))
-    """
-    return -_rolling_errors(estimator, X)["mse"]
-
-
-def mae_scorer(estimator, X, y=None):
-    """Negative MAE of a fitted forecaster's rolling forecasts over ``X``.
-
-    Parameters
-    ----------
-    estimator : CALFForecaster or Pipeline ending in one
-        Fitted forecaster.
-    X : array-like of shape (n_steps, n_series)
-        Series to forecast over.
-    y : None
-        Ignored.
-
-    Returns
-    -------
-    float
-        ``-mae``.
-
-    Examples
-    --------
-    >>> from calf_sklearn import mae_scorer
-    >>> callable(mae_scorer)
-    True
-    """
-    return -_rolling_errors(estimator, X)["mae"]
+__all__ = ["mase", "msis", "owa", "smape"]
 
 
 def _forecasts(y_true, y_pred):
@@ -157,7 +93,7 @@ def mase(y_true, y_pred, history, period=1):
 
 def _seasonal_scales(history, n_series, period):
     """Each series' in-sample mean absolute error of the seasonal naive forecast at lag ``period``."""
-    period = _params.check_int("period", period, 1)
+    period = checks.check_int("period", period, 1)
     if len(history) and np.ndim(history[0]) == 0:  # one series' history, given flat
         history = [history]
     if len(history) != n_series:
@@ -210,7 +146,7 @@ def msis(y_true, lower, upper, history, period=1, alpha=0.05):
     """
     y_true, lower = _forecasts(y_true, lower)
     _, upper = _forecasts(y_true, upper)
-    alpha = _params.check_real("alpha", alpha, 0.0, 1.0, low_open=True, high_open=True)
+    alpha = checks.check_real("alpha", alpha, 0.0, 1.0, low_open=True, high_open=True)
     if (lower > upper).any():
         raise ValueError("lower exceeds upper somewhere; pass the intervals' lower bounds first.")
     scales = _seasonal_scales(history, len(y_true), period)
