@@ -17,7 +17,8 @@ baselines behave exactly like CALF:
 Settings that only some forecasters have (``padding``, ``scaling``,
 ``window_sampling``, ``batch_size``, ...) reach the shared parts through
 small hooks (``_pads()``, ``_standardises()``, ``_samples_recent()``,
-``_scoring_batch()``, ``_look_back_rows()``) that those forecasters override.
+``_window_stride()``, ``_scoring_batch()``, ``_look_back_rows()``) that those
+forecasters override.
 """
 
 from __future__ import annotations

@@ -78,8 +78,9 @@ class _StatisticalForecaster(WindowForecaster):
         y : None
             Ignored.
         X_val : array-like, default=None
-            Ignored; accepted so that every forecaster of the package is
-            called the same way.
+            Series whose windows calibrate the intervals instead of the last
+            ``validation_size`` rows (its first ``seq_len`` rows are look-back);
+            nothing is trained on it.
 
         Returns
         -------

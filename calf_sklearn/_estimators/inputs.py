@@ -88,12 +88,6 @@ class InputMixin:
                 )
         return super().__new__(cls)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = False
-        tags.input_tags.allow_nan = False
-        return tags
-
     def _validate_params(self):
         """Check every parameter against ``_parameter_constraints``; subclasses add combinations."""
         validate_params(self, self._parameter_constraints)

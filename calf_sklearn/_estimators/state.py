@@ -6,7 +6,9 @@ answers, and the conformal calibration. ``fit`` builds it once training has
 succeeded and sets it on the estimator in one step; ``save_forecaster`` and
 ``load_forecaster`` read and rebuild it; pickles carry it as the estimator's
 attributes, the names scikit-learn users look for (``scaler_``,
-``last_window_``, ``member_ids_``, ``calibration_``).
+``last_window_``, ``member_ids_``, ``calibration_``). What scikit-learn's
+own validation sets (``n_features_in_``, ``feature_names_in_``) and what a
+model's training records (``history_``, ``module_``, ...) stay with them.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ class FittedState:
     >>> state.member_ids, state.scaler is None
     (['a', 'b'], True)
     >>> model = NaiveForecaster(pred_len=2).fit(np.arange(9.0)[:, None])
-    >>> state.apply(model)  # the panel's state replaces the one-series state, whole
+    >>> state.apply(model)  # the panel's state replaces the one-series state
     >>> hasattr(model, "scaler_"), model.member_ids_
     (False, ['a', 'b'])
     """

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .._utils import checks as _params
+from .._utils import checks
 
 __all__ = ["METHODS", "ConformalCalibration", "check_coverage", "look_back_spread"]
 
@@ -54,7 +54,7 @@ def check_coverage(coverage, name="coverage"):
     ValueError: coverage must be finite and in (0.0, 1.0), got 90. Pass a probability, e.g. 0.9 for 90%.
     """
     try:
-        return _params.check_real(name, coverage, 0.0, 1.0, low_open=True, high_open=True)
+        return checks.check_real(name, coverage, 0.0, 1.0, low_open=True, high_open=True)
     except ValueError as error:
         raise ValueError(f"{error} Pass a probability, e.g. 0.9 for 90%.") from None
 
@@ -128,7 +128,7 @@ class ConformalCalibration:
     """
 
     def __init__(self, errors, method, spread=None):
-        method = _params.check_choice("interval_method", method, METHODS)
+        method = checks.check_choice("interval_method", method, METHODS)
         scores = np.abs(np.asarray(errors, dtype=np.float64))
         if method == "scaled":
             if spread is None:
@@ -144,7 +144,7 @@ class ConformalCalibration:
         """Rebuild from :attr:`scores` as saved (already sorted, float32)."""
         calibration = cls.__new__(cls)
         calibration.scores = np.asarray(scores, dtype=np.float32)
-        calibration.method = _params.check_choice("interval_method", method, METHODS)
+        calibration.method = checks.check_choice("interval_method", method, METHODS)
         return calibration
 
     @property

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._utils import checks as _params
+from .._utils import checks
 
 __all__ = ["autocorrelation", "is_seasonal", "naive1", "naive2", "seasonal_indices", "seasonal_naive"]
 
@@ -151,7 +151,7 @@ def naive1(y, horizon):
     >>> naive1([3.0, 4.0, 7.0], 2)
     array([7., 7.])
     """
-    return np.full(_params.check_int("horizon", horizon, 1), _series(y)[-1])
+    return np.full(checks.check_int("horizon", horizon, 1), _series(y)[-1])
 
 
 def seasonal_naive(y, horizon, period):
@@ -175,7 +175,7 @@ def seasonal_naive(y, horizon, period):
     >>> seasonal_naive([1.0, 2.0, 3.0, 4.0, 5.0], 3, period=2)
     array([4., 5., 4.])
     """
-    y, horizon = _series(y), _params.check_int("horizon", horizon, 1)
+    y, horizon = _series(y), checks.check_int("horizon", horizon, 1)
     if period <= 1 or len(y) < period:
         return naive1(y, horizon)
     return np.resize(y[-period:], horizon)
@@ -210,7 +210,7 @@ def naive2(y, horizon, period):
     >>> naive2(np.arange(1.0, 10.0), 2, period=3)  # too short to test: Naive1
     array([9., 9.])
     """
-    y, horizon = _series(y), _params.check_int("horizon", horizon, 1)
+    y, horizon = _series(y), checks.check_int("horizon", horizon, 1)
     if not is_seasonal(y, period):
         return naive1(y, horizon)
     indices = seasonal_indices(y, period)

@@ -11,7 +11,7 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .._utils import checks as _params
+from .._utils import checks
 
 __all__ = ["BackboneUnavailableError", "backbone_config", "gpt2_config", "load_backbone"]
 
@@ -107,7 +107,7 @@ def _check_config_keys(fields, config_class):
         if key not in known:
             raise ValueError(
                 f"llm has the key {key!r}, which is not a {config_class.__name__} field."
-                f"{_params.suggest(key, sorted(known))} "
+                f"{checks.suggest(key, sorted(known))} "
                 "Common fields: n_embd, n_layer, n_head, n_positions, vocab_size."
             )
 

@@ -10,7 +10,7 @@ from functools import partial
 import torch
 from torch.nn import functional as F
 
-from .._utils import checks as _params
+from .._utils import checks
 
 __all__ = ["FEATURE_LOSSES", "LOSSES", "CALFLoss"]
 
@@ -234,7 +234,7 @@ class CALFLoss:
         self.task_weight = float(task_weight)
         self.output_weight = float(output_weight)
         self.feature_weight = float(feature_weight)
-        self.period = _params.check_int("period", period, 1)
+        self.period = checks.check_int("period", period, 1)
 
     @property
     def needs_textual(self):

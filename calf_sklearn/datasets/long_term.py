@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from .._utils import checks as _params
+from .._utils import checks
 from .files import load_file, resolve
 from .registry import SPLITS
 
@@ -83,9 +83,9 @@ def split_borders(n_rows, split, seq_len=96, percent=100):
     >>> split_borders(17420, "ett_hour", percent=10)["train"]
     (0, 950)
     """
-    n_rows = _params.check_int("n_rows", n_rows, 1)
-    seq_len = _params.check_int("seq_len", seq_len, 1)
-    percent = _params.check_int("percent", percent, 1, 100)
+    n_rows = checks.check_int("n_rows", n_rows, 1)
+    seq_len = checks.check_int("seq_len", seq_len, 1)
+    percent = checks.check_int("percent", percent, 1, 100)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
     if split == "ratio":
@@ -258,8 +258,8 @@ def load_benchmark(name, *, seq_len=96, percent=100, data_home=None, download=Tr
     """
     from sklearn.preprocessing import StandardScaler
 
-    seq_len = _params.check_int("seq_len", seq_len, 1)
-    percent = _params.check_int("percent", percent, 1, 100)
+    seq_len = checks.check_int("seq_len", seq_len, 1)
+    percent = checks.check_int("percent", percent, 1, 100)
     info, path = resolve(name, data_home)
     split = info.split if info is not None else "ratio"
     frame = load_file(info, path, download)
