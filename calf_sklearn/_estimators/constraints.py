@@ -119,6 +119,13 @@ def _precisions():
     return PRECISIONS
 
 
+def _check_scaling(value):
+    if value not in SCALINGS:
+        hint = " Did you mean None?" if str(value).lower() in ("none", "raw", "false") else ""
+        raise ValueError(f"scaling={value!r} is not one of 'standard' or None.{hint}")
+    return value
+
+
 def _verbosity(value):
     return checks.check_int("verbose", int(value) if isinstance(value, bool) else value, 0)
 
@@ -162,7 +169,7 @@ CALF_CONSTRAINTS = {
     "window_sampling": Options(WINDOW_SAMPLING),
     "history_size": _POSITIVE,
     "padding": Boolean(),
-    "scaling": Custom(checks.check_scaling, lambda: SCALINGS),
+    "scaling": Custom(_check_scaling, lambda: SCALINGS),
     "seasonal_period": Integer(1),
     "interval_method": Options(INTERVAL_METHODS),
     "max_epochs": Integer(1),

@@ -80,12 +80,7 @@ class InputMixin:
         # parameter that was meant; __init__ stays a plain list of parameters
         # as scikit-learn requires.
         known = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
-        for key in kwargs:
-            if key not in known:
-                raise TypeError(
-                    f"{cls.__name__} got an unexpected keyword argument {key!r}."
-                    f"{checks.suggest(key, known)} Valid parameters: {sorted(known)}."
-                )
+        checks.check_keywords(cls.__name__, kwargs, known)
         return super().__new__(cls)
 
     def _validate_params(self):

@@ -145,12 +145,7 @@ class CALFSktimeForecaster(BaseForecaster):
         # The parameters are CALFForecaster's (the table of calf_sklearn._estimators.constraints),
         # listed once: __signature__ below gives scikit-learn and sktime their names and defaults.
         signature = CALFSktimeForecaster.__init__.__signature__
-        unknown = [key for key in kwargs if key not in signature.parameters or key == "self"]
-        if unknown:
-            raise TypeError(
-                f"{type(self).__name__} got an unexpected keyword argument {unknown[0]!r}."
-                f"{checks.suggest(unknown[0], CALF_CONSTRAINTS)} Valid parameters: {sorted(CALF_CONSTRAINTS)}."
-            )
+        checks.check_keywords(type(self).__name__, kwargs, list(CALF_CONSTRAINTS))
         bound = signature.bind(self, *args, **kwargs)
         bound.apply_defaults()
         for name, value in list(bound.arguments.items())[1:]:

@@ -26,6 +26,16 @@ def check_choice(name, value, choices, aliases=None):
     return value
 
 
+def check_keywords(owner, given, known):
+    """Refuse a keyword that is not a parameter, naming the closest one (Python's error names none)."""
+    for key in given:
+        if key not in known:
+            raise TypeError(
+                f"{owner} got an unexpected keyword argument {key!r}."
+                f"{suggest(key, known)} Valid parameters: {sorted(known)}."
+            )
+
+
 def check_int(name, value, low, high=None):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}.")
@@ -53,13 +63,6 @@ def check_validation_size(value):
     if value is None:
         return 0
     return check_real("validation_size", value, 0.0, 1.0, high_open=True)
-
-
-def check_scaling(value):
-    if value not in ("standard", None):
-        hint = " Did you mean None?" if str(value).lower() in ("none", "raw", "false") else ""
-        raise ValueError(f"scaling={value!r} is not one of 'standard' or None.{hint}")
-    return value
 
 
 def check_bool(name, value):
