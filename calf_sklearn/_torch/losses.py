@@ -12,7 +12,7 @@ from torch.nn import functional as F
 
 from .._utils import checks
 
-__all__ = ["FEATURE_LOSSES", "LOSSES", "CALFLoss"]
+__all__ = ["FEATURE_LOSSES", "LOSSES", "MASKED_MEANS", "CALFLoss"]
 
 
 def _hide_missing(forecast, target, mask):
@@ -128,6 +128,10 @@ LOSSES = {
 }
 """Every task and output distance by name: ``fn(forecast, target, *, context=None, mask=None, period=1)``."""
 
+MASKED_MEANS = ("l1", "smooth_l1", "mse")
+"""The distances that, given a mask, average over the masked-in elements only
+(the others average over every element, masked-out ones counting 0)."""
+
 FEATURE_LOSSES = ("l1", "smooth_l1", "mse")
 """The distances the feature term accepts. It compares hidden states, which have
 no look-back to scale by, so the scale-free M4 losses do not apply there."""
@@ -230,6 +234,7 @@ class CALFLoss:
     ):
         self.task = choose_loss("task_loss", task_loss)
         self.output = choose_loss("output_loss", output_loss)
+        self.masked_means = (task_loss in MASKED_MEANS, output_loss in MASKED_MEANS)
         self.feature = choose_loss("feature_loss", feature_loss, FEATURE_LOSSES)
         self.task_weight = float(task_weight)
         self.output_weight = float(output_weight)
@@ -294,7 +299,7 @@ class CALFLoss:
             for i, (a, b) in enumerate(zip(features, textual_features))
         )
 
-    def __call__(self, outputs, target, *, context=None, mask=None):
+    def __call__(self, outputs, target, *, context=None, mask=None, share=None):
         """Total loss and the unweighted value of each term.
 
         Parameters
@@ -310,6 +315,13 @@ class CALFLoss:
             1 where ``target`` exists, 0 past the end of a series; ``None``
             counts every element. The output term uses it too, so both
             branches are compared only where the task term is.
+        share : tuple of float, default=None
+            For one process's share of a data-parallel batch: the share's
+            fraction of the batch's windows and of its masked-in elements.
+            Each term is weighted by the fraction its mean is over (the
+            elements for ``l1``, ``smooth_l1`` and ``mse`` given a mask, the
+            windows otherwise), so that the shares' losses (and gradients)
+            sum to the whole batch's. ``None``: the batch is whole.
 
         Returns
         -------
@@ -334,6 +346,12 @@ class CALFLoss:
         feature = (
             self.feature_term(outputs.features, outputs.textual_features) if self.feature_weight else zero
         )
+        if share is not None:
+            windows, elements = share
+            task_share, output_share = (
+                elements if masked and mask is not None else windows for masked in self.masked_means
+            )
+            task, output, feature = task * task_share, output * output_share, feature * windows
         total = self.task_weight * task + self.output_weight * output + self.feature_weight * feature
         with torch.no_grad():
             terms = {"task_loss": float(task), "output_loss": float(output), "feature_loss": float(feature)}

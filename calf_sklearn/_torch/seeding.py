@@ -6,7 +6,7 @@ import contextlib
 
 import torch
 
-__all__ = ["seeded"]
+__all__ = ["seed_process_draws", "seeded"]
 
 
 @contextlib.contextmanager
@@ -47,3 +47,29 @@ def seeded(seed, device):
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield torch.Generator().manual_seed(seed)
+
+
+def seed_process_draws(seed, rank):
+    """Give each process of a data-parallel fit its own dropout draws; rank 0 keeps the fit's.
+
+    Call it inside :func:`seeded`, after the network is initialised (which
+    every process does alike). Processes sharing one stream would draw the
+    same masks for shares of the same shape.
+
+    Parameters
+    ----------
+    seed : int
+        The fit's seed.
+    rank : int
+        The process's rank (0 alone: nothing changes).
+
+    Examples
+    --------
+    >>> with seeded(0, torch.device("cpu")):
+    ...     seed_process_draws(0, rank=1)
+    ...     other = torch.rand(2)
+    >>> bool(torch.equal(other, torch.rand(2, generator=torch.Generator().manual_seed(0))))
+    False
+    """
+    if rank:
+        torch.manual_seed(seed + rank)

@@ -12,7 +12,7 @@ import torch
 
 from ..._utils.atomic import write_atomically
 
-__all__ = ["read_checkpoint", "restore_rng_states", "rng_states", "write_checkpoint"]
+__all__ = ["LoopCheckpoints", "read_checkpoint", "restore_rng_states", "rng_states", "write_checkpoint"]
 
 
 def read_checkpoint(path):
@@ -158,3 +158,61 @@ def restore_rng_states(generator, device, state):
     torch.set_rng_state(state["torch_rng"])
     if device.type == "cuda" and "cuda_rng" in state:
         torch.cuda.set_rng_state(state["cuda_rng"], device)
+
+
+class LoopCheckpoints:
+    """The training loop's checkpoints: what it saves after an epoch and puts back to resume.
+
+    A mixin of :class:`~calf_sklearn._torch.training.loop.TrainingLoop`, whose
+    ``network``, ``step``, ``scaler``, ``generator``, ``device`` and
+    ``process_group`` it reads. With several processes rank 0 writes, and the
+    file holds every process's generators, so that a relaunched job goes on
+    with each process's own dropout draws.
+    """
+
+    def _snapshot(self):
+        return {name: p.detach().clone() for name, p in self.network.named_parameters() if p.requires_grad}
+
+    def _restore(self, snapshot):
+        parameters = dict(self.network.named_parameters())
+        with torch.no_grad():
+            for name, value in snapshot.items():
+                parameters[name].copy_(value)
+
+    def _checkpoint_state(self, epoch, result, best_score, best_state, stale, finished):
+        return {
+            "epoch": epoch,
+            "finished": finished,
+            "weights": self._snapshot(),
+            **self.step.state_dict(),
+            "grad_scaler": self.scaler.state_dict(),
+            "history": result.history,
+            "best_epoch": result.best_epoch,
+            # The best validation score (of validation_metric; the key keeps
+            # its old name so that earlier checkpoints still resume).
+            "best_mse": best_score,
+            "best_weights": best_state,
+            "stale": stale,
+            **rng_states(self.generator, self.device),
+        }
+
+    def _write_checkpoint(self, path, metadata, *progress):
+        """Rank 0 writes the checkpoint, with each process's generators (dropout draws differ between them)."""
+        group = self.process_group
+        per_process = group.gather_object(rng_states(self.generator, self.device)) if group.active else None
+        if group.is_main:
+            state = {**(metadata or {}), **self._checkpoint_state(*progress)}
+            if per_process is not None:
+                state["process_rng"] = per_process
+            write_checkpoint(path, state)
+
+    def _resume(self, state):
+        self._restore(state["weights"])
+        self.step.load_state_dict(state)
+        if state.get("grad_scaler"):  # empty for a disabled scaler, absent in older checkpoints
+            self.scaler.load_state_dict(state["grad_scaler"])
+        restore_rng_states(self.generator, self.device, state)
+        per_process = state.get("process_rng")
+        if self.process_group.active and per_process and len(per_process) == self.process_group.world_size:
+            # The same processes as the interrupted run: each goes on with its own draws.
+            restore_rng_states(self.generator, self.device, per_process[self.process_group.rank])

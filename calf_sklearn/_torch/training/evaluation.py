@@ -12,9 +12,17 @@ import numpy as np
 import torch
 
 from ..inference import forecast_windows
-from ..losses import choose_loss
+from ..losses import MASKED_MEANS, choose_loss
 
-__all__ = ["SquaredError", "WindowLoss", "forecast_batches", "unpack_batch", "windows_loss", "windows_mse"]
+__all__ = [
+    "SquaredError",
+    "WindowLoss",
+    "forecast_batches",
+    "unpack_batch",
+    "validation_record",
+    "windows_loss",
+    "windows_mse",
+]
 
 
 def unpack_batch(batch):
@@ -120,11 +128,6 @@ class SquaredError:
         return self.total / self.count
 
 
-# Losses that average over the masked-in elements only: with masks, their
-# batches weigh by those elements (the others weigh by windows).
-_MASKED_MEANS = ("l1", "smooth_l1", "mse")
-
-
 class WindowLoss:
     """Accumulates a loss of :data:`~calf_sklearn.losses.LOSSES` so that batch sizes do not matter.
 
@@ -145,7 +148,7 @@ class WindowLoss:
 
     def __init__(self, loss_name, period):
         self.loss, self.period = choose_loss("loss_name", loss_name), period
-        self.masked_mean = loss_name in _MASKED_MEANS
+        self.masked_mean = loss_name in MASKED_MEANS
         self.total, self.weight = 0.0, 0.0
 
     def add(self, forecast, y, mask, x):
@@ -271,3 +274,85 @@ def windows_mse(network, data, batch_size, device, precision=None):
     for _, y, mask, forecast in forecast_batches(network, data, batch_size, device, precision):
         error.add(forecast, y, mask)
     return error.mean()
+
+
+def validation_record(
+    network, data, batch_size, device, precision=None, *, metric="mse", period=1, group=None
+):
+    """An epoch's validation scores: ``val_mse`` and, for another metric, ``val_<metric>``.
+
+    With several processes (``group``), each forecasts its share of the
+    windows and the sums behind the means are added up over them, so that
+    every process gets the scores one process would, bit for bit the same on
+    each.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        Maps look-backs (B, L, M) to forecasts (B, P, M) and has ``pred_len``.
+    data : window source
+        Every validation window.
+    batch_size : int
+        Windows per forward pass.
+    device : torch.device
+        Where the network lives.
+    precision : Precision, default=None
+        Forecast under its autocast.
+    metric : str, default="mse"
+        ``"mse"``, or a name of :data:`~calf_sklearn.losses.LOSSES` scored as
+        :func:`windows_loss` does (with ``period``).
+    period : int, default=1
+        Seasonal lag of ``"mase"``'s scale.
+    group : ProcessGroup, default=None
+        The processes validating together; ``None``: this one alone.
+
+    Returns
+    -------
+    dict of str to float
+
+    Raises
+    ------
+    ValueError
+        If no window has a target value to score.
+
+    Examples
+    --------
+    >>> from calf_sklearn.dlinear import DLinearNetwork
+    >>> from calf_sklearn.windows import WindowedSeries
+    >>> data = WindowedSeries(np.random.default_rng(0).normal(size=(60, 2)).astype("float32"), 8, 4)
+    >>> net = DLinearNetwork(8, 4)
+    >>> record = validation_record(net, data, 16, torch.device("cpu"), metric="l1")
+    >>> record["val_mse"] == windows_mse(net, data, 16, torch.device("cpu")), sorted(record)
+    (True, ['val_l1', 'val_mse'])
+    """
+    error = SquaredError()
+    score = None if metric == "mse" else WindowLoss(metric, period)
+    if group is not None and group.active:
+        data = _WindowRange(data, group.share(len(data)))
+    for x, y, mask, forecast in forecast_batches(network, data, batch_size, device, precision):
+        error.add(forecast, y, mask)
+        if score is not None:
+            score.add(forecast, y, mask, x)
+    if group is not None and group.active:
+        sums = [error.total, error.count] + ([score.total, score.weight] if score is not None else [])
+        sums = group.sum_floats(sums, device)
+        error.total, error.count = sums[:2]
+        if score is not None:
+            score.total, score.weight = sums[2:]
+    record = {"val_mse": error.mean()}
+    if score is not None:
+        record[f"val_{metric}"] = score.mean()
+    return record
+
+
+class _WindowRange:
+    """The windows ``part`` (a slice) of a window source, as a window source."""
+
+    def __init__(self, data, part):
+        self.data, self.indices = data, np.arange(len(data))[part]
+
+    def __len__(self):
+        return len(self.indices)
+
+    def batch(self, indices):
+        return self.data.batch(self.indices[indices])

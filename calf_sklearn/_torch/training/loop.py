@@ -21,10 +21,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..distributed import ProcessGroup
 from ..precision import Precision
 from ..transfer import to_device
-from .checkpoints import restore_rng_states, rng_states, write_checkpoint
-from .evaluation import SquaredError, WindowLoss, forecast_batches, unpack_batch, windows_mse
+from .checkpoints import LoopCheckpoints
+from .evaluation import unpack_batch, validation_record
+from .sharing import batch_share, sum_over_processes
 
 __all__ = ["TrainingLoop", "TrainingResult"]
 
@@ -75,7 +77,7 @@ class TrainingResult:
     resumed_from: int | None = None
 
 
-class TrainingLoop:
+class TrainingLoop(LoopCheckpoints):
     """Trains ``step.network`` in place: the loop every model's training runs.
 
     Each epoch resamples the training source if it has ``resample(rng)``
@@ -111,6 +113,16 @@ class TrainingLoop:
         scaler; the trained weights and the optimisers' state stay float32,
         and a network with ``hold_frozen_matrices_in`` holds its frozen
         matrices in the lower precision. ``None``: float32 on ``device``.
+    process_group : ProcessGroup, default=None
+        The processes that train the network together (see
+        :mod:`calf_sklearn._torch.distributed`): every process runs this
+        loop with the same settings and generator seed; each computes its
+        share of every batch, the gradients of the trained parameters and
+        the loss terms are summed over the processes before every step, and
+        validation is split between them and its sums reduced, so that
+        every process takes the same steps and stops at the same epoch as
+        one process would (to float rounding). Rank 0 alone writes the
+        checkpoints and shows progress. ``None``: this process alone.
 
     Examples
     --------
@@ -128,7 +140,17 @@ class TrainingLoop:
     """
 
     def __init__(
-        self, step, *, batch_size, max_epochs, patience, device, generator, verbose=0, precision=None
+        self,
+        step,
+        *,
+        batch_size,
+        max_epochs,
+        patience,
+        device,
+        generator,
+        verbose=0,
+        precision=None,
+        process_group=None,
     ):
         self.step = step
         self.network = step.network
@@ -137,26 +159,19 @@ class TrainingLoop:
         self.patience = patience
         self.device = device
         self.generator = generator
-        self.verbose = verbose
+        self.process_group = process_group if process_group is not None else ProcessGroup()
+        # Progress bars on one process only: the others would print the same.
+        self.verbose = verbose if self.process_group.is_main else 0
         self.precision = precision if precision is not None else Precision("float32", device.type)
         self.scaler = self.precision.grad_scaler()
         if self.precision.mixed and hasattr(self.network, "hold_frozen_matrices_in"):
             self.network.hold_frozen_matrices_in(self.precision.dtype)
 
-    def _snapshot(self):
-        return {name: p.detach().clone() for name, p in self.network.named_parameters() if p.requires_grad}
-
-    def _restore(self, snapshot):
-        parameters = dict(self.network.named_parameters())
-        with torch.no_grad():
-            for name, value in snapshot.items():
-                parameters[name].copy_(value)
-
     def _to_device(self, array):
         return to_device(array, self.device)
 
-    def train_step(self, x, y, mask=None):
-        """One optimisation step on a batch; returns the loss terms.
+    def train_step(self, x, y, mask=None, *, batch_windows=None):
+        """One optimisation step on a batch (or on this process's share of it); returns the loss terms.
 
         Parameters
         ----------
@@ -166,13 +181,17 @@ class TrainingLoop:
             The values that follow them, on ``device``.
         mask : Tensor of shape (B, P, M), default=None
             1 where ``y`` exists, 0 past the end of a series (``None``: all).
+        batch_windows : int, default=None
+            With several processes: the windows of the whole batch, of which
+            ``x`` is this process's share (possibly none). ``None``: ``x`` is
+            the whole batch.
 
         Returns
         -------
         dict of str to float
             The step's loss terms (for CALF the unweighted terms of
             :class:`~calf_sklearn.losses.CALFLoss`) and ``train_loss``, the
-            total that was minimised.
+            total that was minimised, of the whole batch.
 
         Examples
         --------
@@ -198,17 +217,24 @@ class TrainingLoop:
         >>> torch.equal(net.head.weight, before)  # the step moved the weights
         False
         """
-        with self.precision.autocast():
-            outputs = self.step.forward(x)
-        total, terms = self.step.batch_loss(outputs, x, y, mask)
+        group = self.process_group
+        share = batch_share(group, x, mask, batch_windows, self.device) if group.active else None
         for optimizer in self.step.optimizers:
             optimizer.zero_grad(set_to_none=True)
-        # A disabled scaler (every precision but float16) passes these through.
-        self.scaler.scale(total).backward()
+        if len(x):
+            with self.precision.autocast():
+                outputs = self.step.forward(x)
+            total, terms = self.step.batch_loss(outputs, x, y, mask, share)
+            # A disabled scaler (every precision but float16) passes these through.
+            self.scaler.scale(total).backward()
+            terms["train_loss"] = float(total.detach())
+        else:  # fewer windows than processes: this one adds nothing but takes the step
+            terms = dict.fromkeys([*self.step.loss_terms, "train_loss"], 0.0)
+        if group.active:
+            terms = sum_over_processes(group, self.step.optimizers, terms, self.device)
         for optimizer in self.step.optimizers:
             self.scaler.step(optimizer)
         self.scaler.update()
-        terms["train_loss"] = float(total.detach())
         return terms
 
     def train_epoch(self, data, epoch):
@@ -252,16 +278,21 @@ class TrainingLoop:
             # restore: a resumed fit draws the same windows as an unbroken one.
             seed = int(torch.randint(0, 2**62, (), generator=self.generator))
             data.resample(np.random.default_rng(seed))
+        # Every process draws the same order (the same generator) and cuts
+        # its share out of each batch: together they train the batches one
+        # process would.
         order = torch.randperm(len(data), generator=self.generator).numpy()
         batches = range(0, len(order), self.batch_size)
         sums, seen = {}, 0
         progress = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=self.verbose < 2)
         for start in progress:
-            x, y, mask = unpack_batch(data.batch(order[start : start + self.batch_size]))
+            batch = order[start : start + self.batch_size]
+            x, y, mask = unpack_batch(data.batch(batch[self.process_group.share(len(batch))]))
             tensors = [self._to_device(x), self._to_device(y)]
             if mask is not None:  # (x, y) alone for sources without masks, as before
                 tensors.append(self._to_device(mask))  # to_device makes it float32
-            terms = self.train_step(*tensors)
+            parallel = {"batch_windows": len(batch)} if self.process_group.active else {}
+            terms = self.train_step(*tensors, **parallel)
             if not math.isfinite(terms["train_loss"]):
                 raise FloatingPointError(
                     f"The training loss became {terms['train_loss']} at epoch {epoch}, batch "
@@ -269,8 +300,8 @@ class TrainingLoop:
                     "for extreme values."
                 )
             for key, value in terms.items():
-                sums[key] = sums.get(key, 0.0) + value * len(x)
-            seen += len(x)
+                sums[key] = sums.get(key, 0.0) + value * len(batch)
+            seen += len(batch)
             progress.set_postfix(loss=f"{sums['train_loss'] / seen:.4f}")
         return {key: value / seen for key, value in sums.items()}
 
@@ -303,7 +334,7 @@ class TrainingLoop:
         >>> loop.validation_mse(data) == windows_mse(loop.network, data, 256, torch.device("cpu"))
         True
         """
-        return windows_mse(self.network, data, self._validation_batch_size(), self.device, self.precision)
+        return self._validate(data, "mse")["val_mse"]
 
     def validation_scores(self, data):
         """The validation record of an epoch: ``val_mse`` and, if it differs, ``val_<metric>``.
@@ -346,41 +377,22 @@ class TrainingLoop:
         metric = self.step.validation_metric
         if metric == "mse":
             return {"val_mse": self.validation_mse(data)}
-        error, score = SquaredError(), WindowLoss(metric, self.step.validation_period)
-        batches = forecast_batches(
-            self.network, data, self._validation_batch_size(), self.device, self.precision
+        return self._validate(data, metric)
+
+    def _validate(self, data, metric):
+        return validation_record(
+            self.network,
+            data,
+            self._validation_batch_size(),
+            self.device,
+            self.precision,
+            metric=metric,
+            period=self.step.validation_period,
+            group=self.process_group,
         )
-        for x, y, mask, forecast in batches:
-            error.add(forecast, y, mask)
-            score.add(forecast, y, mask, x)
-        return {"val_mse": error.mean(), f"val_{metric}": score.mean()}
 
     def _validation_batch_size(self):
         return self.step.validation_batch_size or self.batch_size
-
-    def _checkpoint_state(self, epoch, result, best_score, best_state, stale, finished):
-        return {
-            "epoch": epoch,
-            "finished": finished,
-            "weights": self._snapshot(),
-            **self.step.state_dict(),
-            "grad_scaler": self.scaler.state_dict(),
-            "history": result.history,
-            "best_epoch": result.best_epoch,
-            # The best validation score (of validation_metric; the key keeps
-            # its old name so that earlier checkpoints still resume).
-            "best_mse": best_score,
-            "best_weights": best_state,
-            "stale": stale,
-            **rng_states(self.generator, self.device),
-        }
-
-    def _resume(self, state):
-        self._restore(state["weights"])
-        self.step.load_state_dict(state)
-        if state.get("grad_scaler"):  # empty for a disabled scaler, absent in older checkpoints
-            self.scaler.load_state_dict(state["grad_scaler"])
-        restore_rng_states(self.generator, self.device, state)
 
     def fit(self, train, validation=None, *, checkpoint=None, resume=None, metadata=None):
         """Train until ``max_epochs`` or early stopping, then restore the best.
@@ -455,6 +467,8 @@ class TrainingLoop:
             finished = resume["epoch"] >= self.max_epochs or (
                 validation is not None and stale >= self.patience
             )
+        # The same start on every process, whatever each one's initialisation drew.
+        self.process_group.broadcast(p for p in self.network.parameters() if p.requires_grad)
         last = first - 1 if finished else self.max_epochs
         epochs = tqdm(
             range(first, last + 1),
@@ -490,11 +504,9 @@ class TrainingLoop:
                 )
                 finished = epoch == self.max_epochs or (validation is not None and stale >= self.patience)
                 if checkpoint is not None:
-                    state = {
-                        **(metadata or {}),
-                        **self._checkpoint_state(epoch, result, best_score, best_state, stale, finished),
-                    }
-                    write_checkpoint(checkpoint, state)
+                    self._write_checkpoint(
+                        checkpoint, metadata, epoch, result, best_score, best_state, stale, finished
+                    )
                 if finished:
                     break
         except KeyboardInterrupt:

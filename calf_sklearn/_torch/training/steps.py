@@ -9,7 +9,9 @@ shuffling, batches, mixed precision, early stopping, checkpoints. A step has
   learning rate being the one the history records, and ``scheduler``,
   stepped after every epoch;
 - ``forward(x)``, run under the loop's autocast, and ``batch_loss(outputs,
-  x, y, mask)``, returning the total to minimise and a dict of its terms;
+  x, y, mask, share)``, returning the total to minimise and a dict of its
+  terms (named by ``loss_terms``), each weighted by ``share`` when a
+  process computes one share of a data-parallel batch;
 - ``validation_metric``, what early stopping minimises over the validation
   windows (its score is ``val_<validation_metric>`` in the epoch's record),
   ``validation_period``, the seasonal lag of ``"mase"``'s scale, and
@@ -100,6 +102,7 @@ class CALFStep:
     """
 
     name = "CALF"
+    loss_terms = ("task_loss", "output_loss", "feature_loss")
     validation_batch_size = None
     # Ctrl-C ends CALF's training early: the best weights so far are kept (and the checkpoint resumes).
     keeps_weights_on_interrupt = True
@@ -160,7 +163,7 @@ class CALFStep:
             x, textual=self.loss.needs_textual, features=self.loss.needs_features
         )
 
-    def batch_loss(self, outputs, x, y, mask=None):
+    def batch_loss(self, outputs, x, y, mask=None, share=None):
         """The loss of a batch, computed in float32.
 
         Parameters
@@ -173,6 +176,9 @@ class CALFStep:
             The targets.
         mask : Tensor of shape (B, P, M), default=None
             1 where ``y`` exists (``None``: everywhere).
+        share : tuple of float, default=None
+            For a data-parallel share of a batch: its fraction of the batch's
+            windows and masked-in elements (see :class:`~calf_sklearn.losses.CALFLoss`).
 
         Returns
         -------
@@ -182,7 +188,7 @@ class CALFStep:
             The unweighted terms of :class:`~calf_sklearn.losses.CALFLoss`.
 
         """
-        return self.loss(_as_float32(outputs), y, context=x, mask=mask)
+        return self.loss(_as_float32(outputs), y, context=x, mask=mask, share=share)
 
     def state_dict(self):
         """The optimisers' and the schedule's state, under the keys checkpoints have always used.
@@ -243,6 +249,7 @@ class DLinearStep:
     """
 
     name = "DLinear"
+    loss_terms = ()
     validation_metric = "mse"
     validation_period = 1
     validation_batch_size = 256
@@ -270,7 +277,7 @@ class DLinearStep:
         """
         return self.network(x)
 
-    def batch_loss(self, outputs, x, y, mask=None):
+    def batch_loss(self, outputs, x, y, mask=None, share=None):
         """The MSE of a batch; the loss has no other term.
 
         Parameters
@@ -283,6 +290,9 @@ class DLinearStep:
             The targets.
         mask : None
             DLinear trains on complete windows only.
+        share : tuple of float, default=None
+            For a data-parallel share of a batch: its fraction of the batch's
+            windows (first) and elements; the MSE is weighted by the first.
 
         Returns
         -------
@@ -302,7 +312,8 @@ class DLinearStep:
                 "DLinear trains on complete windows; this window source gives masks. "
                 "Pass a source whose batch() returns (x, y)."
             )
-        return F.mse_loss(outputs, y), {}
+        loss = F.mse_loss(outputs, y)
+        return (loss if share is None else loss * share[0]), {}
 
     def state_dict(self):
         """The optimiser's and the schedule's state.

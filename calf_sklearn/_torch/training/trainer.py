@@ -59,6 +59,10 @@ class Trainer(TrainingLoop):
         the frozen backbone matrices are held in the lower precision
         (:meth:`~calf_sklearn.network.CALFNetwork.hold_frozen_matrices_in`).
         ``None``: float32 on ``device``.
+    process_group : ProcessGroup, default=None
+        The processes that train the network together, data-parallel (see
+        :class:`~calf_sklearn._torch.training.loop.TrainingLoop`); ``None``:
+        this process alone.
 
     Raises
     ------
@@ -103,6 +107,7 @@ class Trainer(TrainingLoop):
         verbose=0,
         validation_metric="mse",
         precision=None,
+        process_group=None,
     ):
         step = CALFStep(
             network,
@@ -121,6 +126,7 @@ class Trainer(TrainingLoop):
             generator=generator,
             verbose=verbose,
             precision=precision,
+            process_group=process_group,
         )
         # The step's parts under the names the trainer has always had.
         self.loss = loss
