@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.base import clone
 
 from calf_sklearn import CALFForecaster, load_forecaster
 
@@ -85,6 +86,10 @@ def test_panel_forecaster_of_0_1_0_loads(kind, expected):
         model = load_forecaster(FIXTURES / "calf_panel.safetensors")
     assert model.member_ids_ == ["north", "south"]
     _check(_panel_answers(model), expected)
+    # Saved before data-parallel fits: one process trained it, and the new parameter has its default.
+    assert model.n_processes_ == 1
+    assert model.get_params()["data_parallel"] == "auto"
+    assert clone(model).get_params() == model.get_params()  # what a grid search does with it
 
 
 @pytest.mark.parametrize("name", ["naive", "naive2", "dlinear"])

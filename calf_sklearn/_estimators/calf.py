@@ -7,15 +7,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
-from sklearn.utils import check_random_state
-
 from .._utils import checks
-from .backbone_checks import check_backbone_fits, check_backbone_source
+from .backbone_checks import check_backbone_source
 from .base import WindowForecaster
 from .constraints import CALF_CONSTRAINTS, check_calf_params
 from .pickling import NetworkPicklingMixin
-from .resume import fit_fingerprint, read_matching_checkpoint
 
 __all__ = ["CALFForecaster"]
 
@@ -138,6 +134,15 @@ class CALFForecaster(NetworkPicklingMixin, WindowForecaster):
         a model forecasts many windows (docs/performance.md gives the break-even).
         Never pickled; a failed compilation falls back to the plain network with
         a warning. ``set_params(compile=True)`` switches it on after fitting.
+    data_parallel : {"auto", True, False}, default="auto"
+        Train on every process of a ``torchrun`` launch (or of a
+        ``torch.distributed`` process group the caller initialised), each
+        taking its share of every batch, gradients summed between them
+        (docs/scaling-out.md). ``batch_size`` stays the global batch and the
+        fit is the one a single process makes, to float rounding (dropout
+        aside). ``"auto"``: when launched so, alone otherwise; ``True``:
+        refuse to train alone outside a launch; ``False``: alone, always.
+        On CUDA each process takes ``cuda:LOCAL_RANK``.
     cache_dir : str or path-like, default=None
         Folder of the principal-word cache; ``None`` uses
         ``$CALF_SKLEARN_CACHE`` or the platform's user cache folder.
@@ -170,6 +175,8 @@ class CALFForecaster(NetworkPicklingMixin, WindowForecaster):
         resumed from one.
     device_ : torch.device
         Where the network lives.
+    n_processes_ : int
+        How many processes trained the network (1 without data parallelism).
     scaler_ : sklearn.preprocessing.StandardScaler
         Per-series scaling fitted on the training rows; the network sees
         scaled data and forecasts are returned in the original units.
@@ -249,6 +256,7 @@ class CALFForecaster(NetworkPicklingMixin, WindowForecaster):
         device="auto",
         precision="float32",
         compile=False,
+        data_parallel="auto",
         cache_dir=None,
         random_state=None,
         verbose=0,
@@ -287,6 +295,7 @@ class CALFForecaster(NetworkPicklingMixin, WindowForecaster):
         self.device = device
         self.precision = precision
         self.compile = compile
+        self.data_parallel = data_parallel
         self.cache_dir = cache_dir
         self.random_state = random_state
         self.verbose = verbose
@@ -364,91 +373,17 @@ class CALFForecaster(NetworkPicklingMixin, WindowForecaster):
         return self._fit_and_set(X, X_val, checkpoint=checkpoint)
 
     def _fit(self, prepared, checkpoint=None):
-        from .._torch.backbone import backbone_config
-        from .._torch.calf_model import build_calf_network
-        from .._torch.devices import resolve_device
-        from .._torch.losses import CALFLoss
-        from .._torch.precision import place_network, resolve_precision
-        from .._torch.seeding import seeded
-        from .._torch.training import Trainer
+        from .calf_training import train_calf
 
-        device = resolve_device(self.device)
-        precision = resolve_precision(self.precision, device)
-        config = backbone_config(self.llm, revision=self.revision, local_files_only=self.local_files_only)
-        check_backbone_fits(
-            config,
-            n_layers=self.n_layers,
-            n_principal_words=self.n_principal_words,
-            n_series=self.n_features_in_,
-        )
-        fingerprint = resume = None
-        if checkpoint is not None:
-            fingerprint = fit_fingerprint(self.get_params(), prepared)
-            resume = read_matching_checkpoint(checkpoint, fingerprint)
-        if resume is not None:
-            seed = int(resume["seed"])  # the frozen random backbone must be the same one
-        else:
-            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        # Seed torch for this fit without disturbing the caller's generators.
-        with seeded(seed, device) as generator:
-            network = build_calf_network(
-                self.llm,
-                pretrained=self.pretrained,
-                n_layers=self.n_layers,
-                revision=self.revision,
-                local_files_only=self.local_files_only,
-                n_principal_words=self.n_principal_words,
-                cache_dir=self.cache_dir,
-                seq_len=self.seq_len,
-                pred_len=self.pred_len,
-                lora_r=self.lora_r,
-                lora_alpha=self.lora_alpha,
-                lora_dropout=self.lora_dropout,
-            ).to(device)
-            loss = CALFLoss(
-                self.task_loss,
-                self.output_loss,
-                self.feature_loss,
-                self.task_weight,
-                self.output_weight,
-                self.feature_weight,
-                period=self.seasonal_period,
-            )
-            # Scale-free task losses are also what early stopping watches: the
-            # MSE of raw values of different scales follows the largest series.
-            scale_free = self.task_loss in ("smape", "mase")
-            trainer = Trainer(
-                network,
-                loss,
-                learning_rate=self.learning_rate,
-                projection_learning_rate=self.projection_learning_rate,
-                batch_size=self.batch_size,
-                max_epochs=self.max_epochs,
-                patience=self.patience,
-                cosine_t_max=self.cosine_t_max,
-                device=device,
-                generator=generator,
-                verbose=int(self.verbose),
-                validation_metric=self.task_loss if scale_free else "mse",
-                precision=precision,
-            )
-            result = trainer.fit(
-                prepared.train,
-                prepared.validation,
-                checkpoint=checkpoint,
-                resume=resume,
-                metadata={"fingerprint": fingerprint, "seed": seed},
-            )
-        # LoRA is merged in float32, into the frozen weights training saw
-        # (held in the training precision), and the sum is rounded once.
-        stripped = network.strip_for_inference().to(precision.dtype).eval()
-        self.module_ = place_network(stripped, device, warn=False)  # resolve_precision has warned
+        trained = train_calf(self, prepared, checkpoint)
+        self.module_ = trained.module
         self.__dict__.pop("_compiled_forecast", None)  # compiled for the previous network
-        self.history_ = result.history
-        self.best_epoch_ = result.best_epoch
-        self.training_interrupted_ = result.interrupted
-        self.resumed_from_epoch_ = result.resumed_from
-        self.device_ = device
+        self.history_ = trained.result.history
+        self.best_epoch_ = trained.result.best_epoch
+        self.training_interrupted_ = trained.result.interrupted
+        self.resumed_from_epoch_ = trained.result.resumed_from
+        self.n_processes_ = trained.n_processes
+        self.device_ = trained.device
 
     # ---------------------------------------------------------------- predict
 

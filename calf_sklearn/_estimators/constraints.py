@@ -126,6 +126,20 @@ def _check_scaling(value):
     return value
 
 
+#: What ``data_parallel`` accepts: follow the launch, insist on one, or never.
+DATA_PARALLEL = ("auto", True, False)
+
+
+def _check_data_parallel(value):
+    if isinstance(value, bool) or (isinstance(value, str) and value == "auto"):
+        return value
+    hint = " Did you mean 'auto'?" if str(value).lower() in ("none", "default", "env") else ""
+    raise ValueError(
+        f"data_parallel={value!r} is not one of 'auto' (train data-parallel when launched by torchrun), "
+        f"True (insist on it) or False (never).{hint}"
+    )
+
+
 def _verbosity(value):
     return checks.check_int("verbose", int(value) if isinstance(value, bool) else value, 0)
 
@@ -178,6 +192,7 @@ CALF_CONSTRAINTS = {
     "device": Unchecked(),
     "precision": Custom(_check_precision, _precisions),
     "compile": Boolean(),
+    "data_parallel": Custom(_check_data_parallel, lambda: DATA_PARALLEL),
     "cache_dir": Unchecked(),
     "random_state": Unchecked(),
     "verbose": Custom(_verbosity),

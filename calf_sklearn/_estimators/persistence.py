@@ -25,7 +25,16 @@ __all__ = ["load_forecaster", "save_forecaster"]
 _FORMAT_NAME = "calf-sklearn/CALFForecaster"
 _HEADER_KEY = "calf_sklearn"
 # Fitted attributes that hold plain JSON values.
-_PLAIN = ("n_features_in_", "history_", "best_epoch_", "training_interrupted_", "resumed_from_epoch_")
+_PLAIN = (
+    "n_features_in_",
+    "history_",
+    "best_epoch_",
+    "training_interrupted_",
+    "resumed_from_epoch_",
+    "n_processes_",
+)
+# What a file written before an attribute existed stands for.
+_PLAIN_DEFAULTS = {"n_processes_": 1}
 
 
 def save_forecaster(forecaster, path):
@@ -165,7 +174,7 @@ def load_forecaster(path, *, device=None):
     forecaster.module_ = place_network(CALFNetwork.from_export(payload), target)
     forecaster.device_ = target
     for name in _PLAIN:
-        setattr(forecaster, name, header["fitted"][name])
+        setattr(forecaster, name, header["fitted"].get(name, _PLAIN_DEFAULTS.get(name)))
     if header["fitted"]["feature_names_in_"] is not None:
         forecaster.feature_names_in_ = np.asarray(header["fitted"]["feature_names_in_"], dtype=object)
     _decode_state(header, tensors).apply(forecaster)

@@ -47,6 +47,19 @@ class NetworkPicklingMixin:
                 )
             device = saved_device(state.get("device_", "cpu"))
             state = dict(state)
+            state.setdefault("n_processes_", 1)  # pickled before data-parallel fits existed
             state["module_"] = place_network(CALFNetwork.from_export(payload), device)
             state["device_"] = device
+        # Parameters added since the pickle was written take their defaults.
+        state = {**self._new_parameter_defaults(state), **state}
         super().__setstate__(state)
+
+    @classmethod
+    def _new_parameter_defaults(cls, state):
+        import inspect
+
+        return {
+            name: parameter.default
+            for name, parameter in inspect.signature(cls.__init__).parameters.items()
+            if name != "self" and parameter.kind is parameter.KEYWORD_ONLY and name not in state
+        }

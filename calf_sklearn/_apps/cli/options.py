@@ -100,7 +100,21 @@ def _scaling(text):
     return None if text.lower() == "none" else text
 
 
-_TYPES = {"random_state": int, "validation_size": _number, "lora_alpha": _number, "scaling": _scaling}
+def _data_parallel(text):
+    """``auto``, or a yes/no word as True/False."""
+    words = {"auto": "auto", "true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+    if text.lower() not in words:
+        raise argparse.ArgumentTypeError(f"expected auto, true or false, got {text!r}")
+    return words[text.lower()]
+
+
+_TYPES = {
+    "random_state": int,
+    "validation_size": _number,
+    "lora_alpha": _number,
+    "scaling": _scaling,
+    "data_parallel": _data_parallel,
+}
 
 
 # Short placeholders in --help; other options show their upper-cased name.
