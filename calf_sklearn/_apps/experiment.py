@@ -263,14 +263,22 @@ class Run:
         >>> run.prepare(resume=False); (run.folder / "naive.json").exists()
         False
         """
-        config = self.folder / "config.json"
-        key = self.key()
-        if self.folder.exists() and (
-            not resume or not config.exists() or json.loads(config.read_text()) != key
-        ):
-            shutil.rmtree(self.folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        config.write_text(json.dumps(key, indent=1))
+        from .._torch.devices import resolve_device
+        from .._torch.distributed import join_process_group
+
+        # Under torchrun every process runs the protocol (CALF trains data-parallel);
+        # the first one alone keeps the folder, the others wait for it.
+        group = join_process_group("auto", resolve_device(self.calf_params.get("device", "auto")))
+        if group.is_main:
+            config = self.folder / "config.json"
+            key = self.key()
+            if self.folder.exists() and (
+                not resume or not config.exists() or json.loads(config.read_text()) != key
+            ):
+                shutil.rmtree(self.folder)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            config.write_text(json.dumps(key, indent=1))
+        group.barrier()
 
 
 def fit_model(name, model, train, validation, run):
@@ -292,7 +300,8 @@ def fit_model(name, model, train, validation, run):
     -------
     dict
         The result-row columns of the fit: ``epochs``, ``train_s``,
-        ``peak_memory_mib``, ``memory_kind``, ``resumed_from_epoch``.
+        ``peak_memory_mib``, ``memory_kind``, ``resumed_from_epoch``, ``processes``
+        (how many processes trained it: more than 1 under ``torchrun``).
 
     Raises
     ------
@@ -338,6 +347,8 @@ def fit_model(name, model, train, validation, run):
         "peak_memory_mib": memory.peak_bytes / 2**20,
         "memory_kind": memory.kind,
         "resumed_from_epoch": resumed or None,
+        # A data-parallel fit's time and memory are one process's of that many.
+        "processes": getattr(model, "n_processes_", 1),
     }
 
 
@@ -415,9 +426,13 @@ class Experiment:
     labels: ClassVar[dict] = {}
 
     def __init__(self, run, *, pretrained, verbose):
+        from .._torch.distributed import current_process_group
+
         self.run = run
         self.pretrained = pretrained
-        self.verbose = verbose
+        # Under torchrun, the first process writes the files and reports; the others train with it.
+        self.writes = current_process_group().is_main
+        self.verbose = verbose if self.writes else 0
 
     # --------------------------------------------------------- the protocol's hooks
 
@@ -526,10 +541,11 @@ class Experiment:
                 row = self._run_model(name, cap)
             rows.append(row)
         table = self._table(rows)
-        table.to_csv(self.run.folder / "results.csv", index=False)
-        (self.run.folder / "results.md").write_text(to_markdown(table))
-        if plot:
-            self.plot(models)
+        if self.writes:
+            table.to_csv(self.run.folder / "results.csv", index=False)
+            (self.run.folder / "results.md").write_text(to_markdown(table))
+            if plot:
+                self.plot(models)
         return table
 
     def _finished_row(self, name, cap):
@@ -550,9 +566,10 @@ class Experiment:
         fitted = fit_model(name, model, *self.training_data(), self.run)
         scores = self.score(name, model)
         row = self._row(name, model, fitted, scores, cap)
-        (self.run.folder / f"{name}.json").write_text(json.dumps(row, indent=1))
-        if name == "calf":
-            (self.run.folder / "calf.ckpt").unlink(missing_ok=True)
+        if self.writes:
+            (self.run.folder / f"{name}.json").write_text(json.dumps(row, indent=1))
+            if name == "calf":
+                (self.run.folder / "calf.ckpt").unlink(missing_ok=True)
         if self.verbose:
             print(f"[{name}] {self.summary(row)}")
         return row

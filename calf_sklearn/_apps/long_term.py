@@ -433,7 +433,8 @@ class _LongTerm(Experiment):
         scores = _evaluate(
             model, self.test, run.seq_len, run.pred_len, self.test_stride, self.plot_starts, run.coverage
         )
-        np.save(run.folder / f"{name}_plot.npy", scores["plot_forecasts"])
+        if self.writes:
+            np.save(run.folder / f"{name}_plot.npy", scores["plot_forecasts"])
         columns = {
             "mse": scores["mse"],
             "mae": scores["mae"],

@@ -363,7 +363,8 @@ class _M4(Experiment):
         started = time.perf_counter()
         forecasts, interval, interval_95 = _forecast_with_intervals(model, coverage)
         seconds = time.perf_counter() - started
-        np.save(self.run.folder / f"{name}_forecasts.npy", forecasts)
+        if self.writes:
+            np.save(self.run.folder / f"{name}_forecasts.npy", forecasts)
         columns = {
             # Raw values of different scales have no pooled squared error worth reading.
             "mse": float("nan"),

@@ -150,6 +150,7 @@ def add_benchmark(subparsers):
 def _benchmark(args):
     import pandas as pd
 
+    from ..._torch.distributed import main_process
     from ..experiment import GPT2_SHAPE, BenchmarkInterrupted
     from ..long_term import run_benchmark
     from ..report import to_markdown
@@ -190,17 +191,19 @@ def _benchmark(args):
                 # Epoch and batch progress bars: a CPU epoch of the paper's shape takes minutes.
                 verbose=0 if args.quiet else 2,
             )
+            tables.append(table)
+            if not main_process():  # under torchrun: the first process reports and writes
+                continue
             print()
             print(to_markdown(table))
             print(
                 f"Written to {table.attrs['folder']}/ (results.csv, results.md"
                 + (")" if args.no_plot else ", forecasts.png)")
             )
-            tables.append(table)
     except BenchmarkInterrupted as stop:
         print(f"\nStopped: {stop}", file=sys.stderr)
         return 130
-    if len(tables) > 1:
+    if len(tables) > 1 and main_process():
         combined = pd.concat(tables, ignore_index=True)
         path = Path(args.output_dir) / f"{tables[0]['dataset'].iloc[0]}_all_horizons.csv"
         combined.to_csv(path, index=False)

@@ -108,6 +108,7 @@ def _random_backbone_line(config, n_layers):
 def _fit(args):
     from ..._estimators.calf import CALFForecaster
     from ..._torch.backbone import BackboneUnavailableError
+    from ..._torch.distributed import main_process
     from ..experiment import GPT2_SHAPE
 
     params = {name: getattr(args, name) for name in estimator_params() if hasattr(args, name)}
@@ -131,7 +132,7 @@ def _fit(args):
         validation = select_series(
             read_csv(args.validation_file, args.date_column), list(frame.columns), args.validation_file, hint
         )
-    if random_backbone:
+    if random_backbone and main_process():
         print(_random_backbone_line(model.llm, model.n_layers))
     try:
         model.fit(frame, X_val=validation, checkpoint=args.checkpoint)
@@ -139,6 +140,8 @@ def _fit(args):
         raise CommandError(
             f"{error} On the command line: --llm FOLDER, --local-files-only, or --backbone-random."
         ) from None
+    if not main_process():  # under torchrun: the model is written once, by the first process
+        return 0
     save(model, output)
     scores = [epoch["val_mse"] for epoch in model.history_ if epoch.get("val_mse") is not None]
     if validation is not None:
@@ -146,7 +149,9 @@ def _fit(args):
     if model.resumed_from_epoch_:
         print(f"Resumed from {args.checkpoint} after epoch {model.resumed_from_epoch_}.")
     print(
-        f"Trained {len(model.history_)} epoch(s), best epoch {model.best_epoch_}"
+        f"Trained {len(model.history_)} epoch(s)"
+        + (f" on {model.n_processes_} processes" if model.n_processes_ > 1 else "")
+        + f", best epoch {model.best_epoch_}"
         + (f", last validation MSE {scores[-1]:.4g} (standardised)" if scores else ", no validation")
         + (" (interrupted: best weights so far kept)" if model.training_interrupted_ else "")
         + "."
