@@ -302,3 +302,22 @@ def test_the_command_line_option_reads_auto_and_yes_no_words():
     assert parser.parse_args(["--data-parallel", "auto"]).data_parallel == "auto"
     with pytest.raises(SystemExit):
         parser.parse_args(["--data-parallel", "maybe"])
+
+
+def test_the_benchmark_command_under_torchrun_reports_and_writes_once(data_home, tmp_path):
+    import pandas as pd
+
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+        "-m", "calf_sklearn", "benchmark", "--dataset", "ETTh1", "--data-home", str(data_home),
+        "--backbone-config", json.dumps(TINY_GPT2), "--quick", "--set", "n_layers=2",
+        "--set", "n_principal_words=16", "--models", "naive", "calf", "--no-plot",
+        "--output-dir", str(tmp_path), "--quiet",
+    ]  # fmt: skip
+    result = _run(command, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout.count("Written to") == 1
+    folder = tmp_path / "ETTh1_sl96_pl96_random_quick"
+    table = pd.read_csv(folder / "results.csv")
+    assert table.set_index("model").loc["CALF", "processes"] == 2
+    assert "2 processes x 1 threads each" in (folder / "results.md").read_text()

@@ -165,9 +165,16 @@ def hardware(device):
     """
     import torch
 
+    from .._torch.distributed import current_process_group
+
+    processes = current_process_group().world_size
     if str(device).startswith("cuda"):
-        return torch.cuda.get_device_name(torch.device(device))
-    return f"{cpu_description()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
+        name = torch.cuda.get_device_name(torch.device(device))
+        return name if processes == 1 else f"{processes} processes, each on one {name}"
+    threads = f"{torch.get_num_threads()} threads"
+    if processes > 1:  # under torchrun: the processes share the cores
+        threads = f"{processes} processes x {threads} each"
+    return f"{cpu_description()}, {os.cpu_count()} cores, {threads}"
 
 
 @dataclasses.dataclass
