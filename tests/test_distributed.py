@@ -163,17 +163,20 @@ PANEL_PARAMS = tiny(
     batch_size=4,
 )
 M4_BF16_PARAMS = {**PANEL_PARAMS, "task_loss": "smape", "scaling": None, "precision": "bfloat16"}
+# The task term alone: the textual branch and the projections take no part (DDP must allow that).
+TASK_ONLY_PARAMS = {**SERIES_PARAMS, "output_weight": 0.0, "feature_weight": 0.0, "max_epochs": 2}
 
 
 @pytest.fixture(scope="module")
 def launched(tmp_path_factory, module_env):
-    """One launch of 2 processes making three fits: a series, a panel, the M4 setting in bfloat16."""
+    """One launch of 2 processes making four fits: a series, a panel, the M4 setting in bfloat16, the task term alone."""
     folder = tmp_path_factory.mktemp("ddp")
     fits = [
         {"name": "series", "data": _save_members(folder / "series.npz", [SERIES]), "params": SERIES_PARAMS,
          "checkpoint": str(folder / "series.ckpt")},
         {"name": "panel", "data": _save_members(folder / "panel.npz", PANEL), "params": PANEL_PARAMS},
         {"name": "m4", "data": _save_members(folder / "panel.npz", PANEL), "params": M4_BF16_PARAMS},
+        {"name": "task_only", "data": _save_members(folder / "series.npz", [SERIES]), "params": TASK_ONLY_PARAMS},
     ]  # fmt: skip
     result = _launch({"fits": fits, "out": str(folder), "no_dropout": True}, folder)
     assert result.returncode == 0, result.stderr[-4000:]
@@ -205,6 +208,12 @@ def test_two_processes_fit_the_single_process_model(launched, monkeypatch):
 def test_two_processes_fit_a_panel_with_masked_targets(launched, monkeypatch):
     _, expected = _single_process_fit(monkeypatch, PANEL_PARAMS, PANEL)
     for rank in _ranks(launched, "panel"):
+        np.testing.assert_allclose(rank["forecast"], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_two_processes_fit_with_the_textual_branch_unused(launched, monkeypatch):
+    _, expected = _single_process_fit(monkeypatch, TASK_ONLY_PARAMS, [SERIES])
+    for rank in _ranks(launched, "task_only"):
         np.testing.assert_allclose(rank["forecast"], expected, rtol=1e-4, atol=1e-5)
 
 

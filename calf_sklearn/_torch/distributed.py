@@ -103,15 +103,41 @@ class ProcessGroup:
     # --------------------------------------------------------------- collectives
 
     def _collective(self, operation, *args, **kwargs):
-        try:
+        with self.explained_failures(RuntimeError):
             return operation(*args, **kwargs)
-        except RuntimeError as error:
+
+    @contextlib.contextmanager
+    def explained_failures(self, kinds=None):
+        """Turn a failed exchange with the other processes into an error that says what to do.
+
+        Parameters
+        ----------
+        kinds : exception class or tuple, default=None
+            What counts as a failed exchange; ``None``, for blocks that also
+            run other code (a forward and backward pass through
+            DistributedDataParallel): torch.distributed's own errors
+            (``DistError``), and the RuntimeErrors its backends raise (which
+            name gloo, NCCL or the connection).
+
+        Raises
+        ------
+        RuntimeError
+            Saying which process lost contact, why it probably did, and how
+            to go on.
+        """
+        caught = kinds if kinds is not None else RuntimeError
+        try:
+            yield
+        except caught as error:
+            if kinds is None and not (isinstance(error, dist.DistError) or _names_a_backend(error)):
+                raise  # an error of the block's own code
+            first = str(error).splitlines()[0] if str(error) else ""
             raise RuntimeError(
                 f"Process {self.rank} of {self.world_size} lost contact with the others while training "
-                f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). Another "
-                "process has most likely died or stalled: look for the first error in the other "
-                "processes' output. The fit stopped instead of waiting; relaunch the job (with fit's "
-                "checkpoint= it resumes after the last finished epoch)."
+                f"({type(error).__name__}: {first}). Another process has most likely died or stalled: "
+                "look for the first error in the other processes' output. The fit stopped instead of "
+                "waiting; relaunch the job (with fit's checkpoint= it resumes after the last finished "
+                "epoch)."
             ) from error
 
     def sum(self, tensor):
@@ -261,6 +287,11 @@ class ProcessGroup:
 
     def __repr__(self):
         return f"ProcessGroup(world_size={self.world_size}, rank={self.rank}, local_rank={self.local_rank})"
+
+
+def _names_a_backend(error):
+    text = str(error)
+    return any(word in text for word in ("gloo", "NCCL", "Connection", "c10d", "ProcessGroup"))
 
 
 def _local_rank(rank):

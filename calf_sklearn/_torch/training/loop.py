@@ -26,7 +26,7 @@ from ..precision import Precision
 from ..transfer import to_device
 from .checkpoints import LoopCheckpoints
 from .evaluation import unpack_batch, validation_record
-from .sharing import batch_share, sum_over_processes
+from .sharing import batch_share, parallel_forward
 
 __all__ = ["TrainingLoop", "TrainingResult"]
 
@@ -166,6 +166,9 @@ class TrainingLoop(LoopCheckpoints):
         self.scaler = self.precision.grad_scaler()
         if self.precision.mixed and hasattr(self.network, "hold_frozen_matrices_in"):
             self.network.hold_frozen_matrices_in(self.precision.dtype)
+        # Several processes: the step's forward through DistributedDataParallel,
+        # which sums the trained tensors' gradients as the backward pass makes them.
+        self._parallel_forward = parallel_forward(step, device) if self.process_group.active else None
 
     def _to_device(self, array):
         return to_device(array, self.device)
@@ -218,20 +221,24 @@ class TrainingLoop(LoopCheckpoints):
         False
         """
         group = self.process_group
-        share = batch_share(group, x, mask, batch_windows, self.device) if group.active else None
+        share, forward = None, self.step.forward
+        if group.active:
+            x, y, mask, share = batch_share(group, x, y, mask, batch_windows, self.device)
+            forward = self._parallel_forward
         for optimizer in self.step.optimizers:
             optimizer.zero_grad(set_to_none=True)
-        if len(x):
+        with group.explained_failures():
             with self.precision.autocast():
-                outputs = self.step.forward(x)
+                outputs = forward(x)
             total, terms = self.step.batch_loss(outputs, x, y, mask, share)
-            # A disabled scaler (every precision but float16) passes these through.
-            self.scaler.scale(total).backward()
-            terms["train_loss"] = float(total.detach())
-        else:  # fewer windows than processes: this one adds nothing but takes the step
-            terms = dict.fromkeys([*self.step.loss_terms, "train_loss"], 0.0)
+            # DistributedDataParallel averages the processes' gradients; the
+            # shares' weights make their sum the batch's, so undo the division.
+            # A disabled scaler (every precision but float16) passes the loss through.
+            self.scaler.scale(total * group.world_size if group.active else total).backward()
+        terms["train_loss"] = float(total.detach())
         if group.active:
-            terms = sum_over_processes(group, self.step.optimizers, terms, self.device)
+            names = sorted(terms)
+            terms = dict(zip(names, group.sum_floats([terms[name] for name in names], self.device)))
         for optimizer in self.step.optimizers:
             self.scaler.step(optimizer)
         self.scaler.update()

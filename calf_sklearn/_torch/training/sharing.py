@@ -1,27 +1,31 @@
-"""What a data-parallel training step exchanges: each share's weight, and the sums over processes (torch only).
+"""A data-parallel training step: each process's share of a batch, and the forward that sums gradients (torch only).
 
 With several processes each computes the loss of its share of a batch,
-weighted by :func:`batch_share`, so that the shares' gradients add up to the
-whole batch's; :func:`sum_over_processes` then adds them (and the loss terms)
-up over the processes before the optimisers step (METHOD.md, section 15).
+weighted by :func:`batch_share` so that the shares' gradients add up to the
+whole batch's, through :func:`parallel_forward`, whose backward pass sums
+the trained tensors' gradients over the processes (METHOD.md, section 15).
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["batch_share", "sum_over_processes"]
+__all__ = ["batch_share", "parallel_forward"]
 
 
-def batch_share(group, x, mask, batch_windows, device):
-    """This process's fractions of a batch: of its windows, and of its masked-in target values.
+def batch_share(group, x, y, mask, batch_windows, device):
+    """This process's share of a batch, and its weights: its fractions of the windows and of the masked-in targets.
+
+    A process whose share is empty (a batch of fewer windows than
+    processes) computes a stand-in window of zeros with weight 0: every
+    process must run the forward and backward pass that sum the gradients.
 
     Parameters
     ----------
     group : ProcessGroup
         The processes sharing the batch (the mask's total is summed over them).
-    x : Tensor of shape (b, L, M)
-        This process's share of the look-backs (``b`` may be 0).
+    x, y : Tensor of shape (b, L, M) and (b, P, M)
+        This process's share of the look-backs and targets (``b`` may be 0).
     mask : Tensor of shape (b, P, M) or None
         Its share of the mask (``None``: every target exists).
     batch_windows : int
@@ -31,65 +35,85 @@ def batch_share(group, x, mask, batch_windows, device):
 
     Returns
     -------
-    tuple of float
+    x, y, mask : Tensor
+        The share (the stand-in window when it was empty).
+    share : tuple of float
         ``(windows, elements)``, the weights :class:`~calf_sklearn.losses.CALFLoss` takes as ``share``.
 
     Examples
     --------
     >>> from calf_sklearn._torch.distributed import ProcessGroup
-    >>> batch_share(ProcessGroup(), torch.zeros(3, 8, 2), None, 4, torch.device("cpu"))
+    >>> x, y = torch.ones(3, 8, 2), torch.ones(3, 4, 2)
+    >>> batch_share(ProcessGroup(), x, y, None, 4, torch.device("cpu"))[3]
     (0.75, 0.75)
+    >>> x, y, mask, share = batch_share(ProcessGroup(), x[:0], y[:0], None, 4, torch.device("cpu"))
+    >>> tuple(x.shape), share
+    ((1, 8, 2), (0.0, 0.0))
     """
+    local = 0.0 if mask is None else float(mask.sum())
+    total = group.sum_floats([local], device)[0] if mask is not None else 0.0
+    if len(x) == 0:
+        x, y = x.new_zeros((1, *x.shape[1:])), y.new_zeros((1, *y.shape[1:]))
+        mask = None if mask is None else mask.new_zeros((1, *mask.shape[1:]))
+        return x, y, mask, (0.0, 0.0)
     windows = len(x) / batch_windows
     if mask is None:
-        return windows, windows
-    local = float(mask.sum())
-    total = group.sum_floats([local], device)[0]
-    return windows, (local / total if total > 0 else 0.0)
+        return x, y, mask, (windows, windows)
+    return x, y, mask, (windows, local / total if total > 0 else 0.0)
 
 
-def sum_over_processes(group, optimizers, terms, device):
-    """Sum the trained parameters' gradients (in place) and the loss terms over the processes.
+class _StepForward(torch.nn.Module):
+    """The step's training forward as a module, for DistributedDataParallel to wrap."""
 
-    One all-reduce of exactly the tensors the optimisers train, flattened
-    (the frozen backbone has no gradient to send), with one flag per tensor:
-    a parameter to which no process gave a gradient keeps none, so that the
-    optimiser skips it as a single process's would.
+    def __init__(self, step):
+        super().__init__()
+        self.network = step.network  # a submodule: DDP finds the trained parameters here
+        self.step_forward = step.forward
+
+    def forward(self, x):
+        return self.step_forward(x)
+
+
+def parallel_forward(step, device):
+    """``step.forward`` through DistributedDataParallel, on the default process group.
+
+    Building it sends rank 0's weights to every process. Its backward pass
+    averages the gradients of the trained (``requires_grad``) tensors over the
+    processes, in buckets, while the pass goes on; the frozen backbone has
+    none to send. Parameters that the step leaves unused (the textual
+    branch's when the loss does not need it) are allowed: every step runs
+    the same branches, which DDP learns from the first one.
 
     Parameters
     ----------
-    group : ProcessGroup
-    optimizers : list of torch.optim.Optimizer
-        Their parameters' ``grad`` are replaced by the sums.
-    terms : dict of str to float
-        This process's weighted loss terms.
+    step : step object
+        Its ``network`` and ``forward`` (see :mod:`~calf_sklearn._torch.training.steps`).
     device : torch.device
-        Where the gradients are.
+        This process's device.
 
     Returns
     -------
-    dict of str to float
-        The terms summed over the processes (rank 0's bits on every one).
-
-    Examples
-    --------
-    >>> from calf_sklearn._torch.distributed import ProcessGroup
-    >>> weight = torch.nn.Parameter(torch.ones(2))
-    >>> weight.grad = torch.full((2,), 0.5)
-    >>> sum_over_processes(ProcessGroup(), [torch.optim.SGD([weight])], {"loss": 1.0}, torch.device("cpu"))
-    {'loss': 1.0}
+    torch.nn.parallel.DistributedDataParallel
     """
-    parameters = [p for optimizer in optimizers for g in optimizer.param_groups for p in g["params"]]
-    flat = torch.cat(
-        [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1).float() for p in parameters]
-        + [torch.tensor([p.grad is not None for p in parameters], dtype=torch.float32, device=device)]
+    import inspect
+
+    from torch.nn.parallel import DistributedDataParallel
+
+    # The buffers (the principal words) never change: no broadcast before every
+    # forward. torch 2.13 renamed the switch; earlier versions know the old name.
+    parameters = inspect.signature(DistributedDataParallel).parameters
+    no_buffer_sync = (
+        {"forward_sync_buffers": False}
+        if "forward_sync_buffers" in parameters
+        else {"broadcast_buffers": False}
     )
-    group.sum(flat)
-    offset, used = 0, flat[-len(parameters) :] > 0
-    for parameter, has_gradient in zip(parameters, used.tolist()):
-        size = parameter.numel()
-        chunk = flat[offset : offset + size].view_as(parameter).to(parameter.dtype)
-        parameter.grad = chunk if has_gradient else None
-        offset += size
-    names = sorted(terms)
-    return dict(zip(names, group.sum_floats([terms[name] for name in names], device)))
+    return DistributedDataParallel(
+        _StepForward(step),
+        device_ids=[device.index] if device.type == "cuda" else None,
+        # Every step runs the same branches: DDP learns from the first which
+        # trained tensors the loss leaves unused, without a graph search per step.
+        static_graph=True,
+        # The gradients are the buckets' memory: no second copy of them.
+        gradient_as_bucket_view=True,
+        **no_buffer_sync,
+    )
