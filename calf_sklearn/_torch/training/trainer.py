@@ -61,7 +61,7 @@ class Trainer(TrainingLoop):
         ``None``: float32 on ``device``.
     process_group : ProcessGroup, default=None
         The processes that train the network together, data-parallel (see
-        :class:`~calf_sklearn._torch.training.loop.TrainingLoop`); ``None``:
+        ``calf_sklearn._torch.training.loop.TrainingLoop``); ``None``:
         this process alone.
 
     Raises
