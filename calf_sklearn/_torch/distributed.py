@@ -179,6 +179,28 @@ class ProcessGroup:
         self._collective(dist.broadcast, total, src=0)
         return total.tolist()
 
+    def sum_terms(self, terms, device):
+        """A dict of floats summed key by key over every rank (see :meth:`sum_floats`); itself alone.
+
+        Parameters
+        ----------
+        terms : dict of str to float
+        device : torch.device
+
+        Returns
+        -------
+        dict of str to float
+
+        Examples
+        --------
+        >>> ProcessGroup().sum_terms({"loss": 0.5}, torch.device("cpu"))
+        {'loss': 0.5}
+        """
+        if not self.active:
+            return terms
+        names = sorted(terms)
+        return dict(zip(names, self.sum_floats([terms[name] for name in names], device)))
+
     def broadcast(self, tensors):
         """Overwrite ``tensors`` on every rank with rank 0's values (in place).
 

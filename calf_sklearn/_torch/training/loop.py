@@ -166,8 +166,7 @@ class TrainingLoop(LoopCheckpoints):
         self.scaler = self.precision.grad_scaler()
         if self.precision.mixed and hasattr(self.network, "hold_frozen_matrices_in"):
             self.network.hold_frozen_matrices_in(self.precision.dtype)
-        # Several processes: the step's forward through DistributedDataParallel,
-        # which sums the trained tensors' gradients as the backward pass makes them.
+        # Several processes: the step's forward through DDP, which sums the gradients in backward.
         self._parallel_forward = parallel_forward(step, device) if self.process_group.active else None
 
     def _to_device(self, array):
@@ -231,14 +230,11 @@ class TrainingLoop(LoopCheckpoints):
             with self.precision.autocast():
                 outputs = forward(x)
             total, terms = self.step.batch_loss(outputs, x, y, mask, share)
-            # DistributedDataParallel averages the processes' gradients; the
-            # shares' weights make their sum the batch's, so undo the division.
-            # A disabled scaler (every precision but float16) passes the loss through.
+            # DDP averages the gradients, which the shares' weights make sum to the batch's: undo
+            # the division. A disabled scaler (every precision but float16) passes the loss through.
             self.scaler.scale(total * group.world_size if group.active else total).backward()
         terms["train_loss"] = float(total.detach())
-        if group.active:
-            names = sorted(terms)
-            terms = dict(zip(names, group.sum_floats([terms[name] for name in names], self.device)))
+        terms = group.sum_terms(terms, self.device)  # the batch's terms, from the shares'
         for optimizer in self.step.optimizers:
             self.scaler.step(optimizer)
         self.scaler.update()
@@ -387,16 +383,9 @@ class TrainingLoop(LoopCheckpoints):
         return self._validate(data, metric)
 
     def _validate(self, data, metric):
-        return validation_record(
-            self.network,
-            data,
-            self._validation_batch_size(),
-            self.device,
-            self.precision,
-            metric=metric,
-            period=self.step.validation_period,
-            group=self.process_group,
-        )
+        batch, period = self._validation_batch_size(), self.step.validation_period
+        with_group = {"metric": metric, "period": period, "group": self.process_group}
+        return validation_record(self.network, data, batch, self.device, self.precision, **with_group)
 
     def _validation_batch_size(self):
         return self.step.validation_batch_size or self.batch_size
