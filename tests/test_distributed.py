@@ -330,3 +330,13 @@ def test_the_benchmark_command_under_torchrun_reports_and_writes_once(data_home,
     table = pd.read_csv(folder / "results.csv")
     assert table.set_index("model").loc["CALF", "processes"] == 2
     assert "2 processes x 1 threads each" in (folder / "results.md").read_text()
+
+
+def test_placing_a_fit_alone_leaves_the_cuda_device_as_asked(monkeypatch):
+    """Alone, a fit neither needs a GPU index nor changes the current GPU (nothing CUDA is touched)."""
+    cuda = torch.device("cuda")
+    assert ProcessGroup().place(cuda) == cuda
+    assert ProcessGroup().place(torch.device("cuda", 1)) == torch.device("cuda", 1)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    with pytest.raises(ValueError, match="every process of this machine on the same GPU"):
+        ProcessGroup(2, 1, 1).place(torch.device("cuda", 0))

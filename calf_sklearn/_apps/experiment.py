@@ -275,7 +275,9 @@ class Run:
 
         # Under torchrun every process runs the protocol (CALF trains data-parallel);
         # the first one alone keeps the folder, the others wait for it.
-        group = join_process_group("auto", resolve_device(self.calf_params.get("device", "auto")))
+        device = resolve_device(self.calf_params.get("device", "auto"))
+        group = join_process_group("auto", device)
+        group.place(device)  # NCCL's barrier below needs this process's GPU
         if group.is_main:
             config = self.folder / "config.json"
             key = self.key()
@@ -557,8 +559,13 @@ class Experiment:
 
     def _finished_row(self, name, cap):
         """The row ``name`` left in the folder, if it ran with the same epoch cap, else ``None``."""
+        from .._torch.distributed import current_process_group
+
         saved = self.run.folder / f"{name}.json"
-        row = json.loads(saved.read_text()) if saved.exists() else None
+        # Read by the process that writes the rows, and sent to the others: the same decision on all.
+        row = current_process_group().on_main(
+            lambda: json.loads(saved.read_text()) if saved.exists() else None
+        )
         if row is None or row.get("max_epochs") != cap:
             return None
         if self.verbose:

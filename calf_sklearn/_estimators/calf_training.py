@@ -79,10 +79,10 @@ def train_calf(forecaster, prepared, checkpoint=None):
     if resume is not None:
         seed = int(resume["seed"])  # the frozen random backbone must be the same one
     else:
-        # Every process trains the same model: rank 0's draw when random_state is None.
-        seed = group.on_main(
-            lambda: int(check_random_state(forecaster.random_state).randint(np.iinfo(np.int32).max))
-        )
+        # Every rank draws, so that a RandomState passed in advances alike on all;
+        # every process trains the same model: rank 0's draw when random_state is None.
+        seed = int(check_random_state(forecaster.random_state).randint(np.iinfo(np.int32).max))
+        seed = group.broadcast_object(seed)
     # Seed torch for this fit without disturbing the caller's generators.
     with seeded(seed, device) as generator:
         # Rank 0 fills the backbone and principal-word caches; the others read them.

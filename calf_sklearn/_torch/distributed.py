@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import pickle
 
 import torch
 from torch import distributed as dist
@@ -93,11 +94,17 @@ class ProcessGroup:
         -------
         torch.device
         """
-        if self.active and device.type == "cuda" and device.index is None:
+        if not self.active or device.type != "cuda":
+            return device  # alone, a fit leaves the caller's current GPU as it is
+        if device.index is None:
             device = torch.device("cuda", self.local_rank % torch.cuda.device_count())
-        if device.type == "cuda":
-            # Collectives and CUDA's generator of this process use this GPU.
-            torch.cuda.set_device(device)
+        elif int(os.environ.get("LOCAL_WORLD_SIZE", "1")) > 1:
+            raise ValueError(
+                f"device={str(device)!r} puts every process of this machine on the same GPU; pass "
+                "device='cuda' (or 'auto') so that each process takes cuda:LOCAL_RANK."
+            )
+        # Collectives and CUDA's generator of this process use this GPU.
+        torch.cuda.set_device(device)
         return device
 
     # --------------------------------------------------------------- collectives
@@ -126,6 +133,9 @@ class ProcessGroup:
             to go on.
         """
         caught = kinds if kinds is not None else RuntimeError
+        if not self.active:  # alone, an error is the block's own
+            yield
+            return
         try:
             yield
         except caught as error:
@@ -263,7 +273,7 @@ class ProcessGroup:
             try:
                 outcome = (True, function())
             except Exception as error:  # noqa: BLE001 - re-raised below, on every rank
-                outcome = (False, error)
+                outcome = (False, _picklable(error))
         succeeded, value = self.broadcast_object(outcome)
         if not succeeded:
             raise value
@@ -309,6 +319,15 @@ class ProcessGroup:
 
     def __repr__(self):
         return f"ProcessGroup(world_size={self.world_size}, rank={self.rank}, local_rank={self.local_rank})"
+
+
+def _picklable(error):
+    """``error``, or a RuntimeError with its message when it cannot be sent to the other processes."""
+    try:
+        pickle.dumps(error)
+    except Exception:  # noqa: BLE001 - any failure to pickle means: send its message instead
+        return RuntimeError(f"{type(error).__name__}: {error}")
+    return error
 
 
 def _names_a_backend(error):

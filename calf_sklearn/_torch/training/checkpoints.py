@@ -200,11 +200,15 @@ class LoopCheckpoints:
         """Rank 0 writes the checkpoint, with each process's generators (dropout draws differ between them)."""
         group = self.process_group
         per_process = group.gather_object(rng_states(self.generator, self.device)) if group.active else None
-        if group.is_main:
+
+        def write():
             state = {**(metadata or {}), **self._checkpoint_state(*progress)}
             if per_process is not None:
                 state["process_rng"] = per_process
             write_checkpoint(path, state)
+
+        # A failed write (a full disk) stops every process, not rank 0 alone.
+        group.on_main(write)
 
     def _resume(self, state):
         self._restore(state["weights"])
@@ -212,7 +216,9 @@ class LoopCheckpoints:
         if state.get("grad_scaler"):  # empty for a disabled scaler, absent in older checkpoints
             self.scaler.load_state_dict(state["grad_scaler"])
         restore_rng_states(self.generator, self.device, state)
-        per_process = state.get("process_rng")
-        if self.process_group.active and per_process and len(per_process) == self.process_group.world_size:
+        group, per_process = self.process_group, state.get("process_rng")
+        if group.active and per_process and len(per_process) == group.world_size:
             # The same processes as the interrupted run: each goes on with its own draws.
-            restore_rng_states(self.generator, self.device, per_process[self.process_group.rank])
+            restore_rng_states(self.generator, self.device, per_process[group.rank])
+        elif group.rank:  # another number of processes: own dropout draws, not exactly the old ones
+            torch.manual_seed(int(torch.randint(0, 2**62, ())) + group.rank)

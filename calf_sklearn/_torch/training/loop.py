@@ -506,7 +506,9 @@ class TrainingLoop(LoopCheckpoints):
                 if finished:
                     break
         except KeyboardInterrupt:
-            if not self.step.keeps_weights_on_interrupt:
+            # With several processes each would stop at its own batch: the job
+            # stops instead, and a relaunch resumes from the last checkpoint.
+            if not self.step.keeps_weights_on_interrupt or self.process_group.active:
                 raise
             result.interrupted = True
             kept = (

@@ -77,7 +77,7 @@ class _StepForward(torch.nn.Module):
 def parallel_forward(step, device):
     """``step.forward`` through DistributedDataParallel, on the default process group.
 
-    Building it sends rank 0's weights to every process. Its backward pass
+    Its backward pass
     averages the gradients of the trained (``requires_grad``) tensors over the
     processes, in buckets, while the pass goes on; the frozen backbone has
     none to send. Parameters that the step leaves unused (the textual
@@ -102,11 +102,15 @@ def parallel_forward(step, device):
     # The buffers (the principal words) never change: no broadcast before every
     # forward. torch 2.13 renamed the switch; earlier versions know the old name.
     parameters = inspect.signature(DistributedDataParallel).parameters
-    no_buffer_sync = (
+    options = (
         {"forward_sync_buffers": False}
         if "forward_sync_buffers" in parameters
         else {"broadcast_buffers": False}
     )
+    if "init_sync" in parameters:
+        # The loop sends rank 0's trained weights itself; the frozen backbone is
+        # the same everywhere (the same files, or the same seed): not sent again.
+        options["init_sync"] = False
     return DistributedDataParallel(
         _StepForward(step),
         device_ids=[device.index] if device.type == "cuda" else None,
@@ -115,5 +119,5 @@ def parallel_forward(step, device):
         static_graph=True,
         # The gradients are the buckets' memory: no second copy of them.
         gradient_as_bucket_view=True,
-        **no_buffer_sync,
+        **options,
     )
