@@ -304,17 +304,21 @@ class ProcessGroup:
 
     @contextlib.contextmanager
     def main_first(self):
-        """Rank 0 runs the block first, the others after it has finished.
+        """Rank 0 runs the block first, then the first process of every other machine, then the rest.
 
-        For work that fills a cache (a download, the principal words): the
-        other ranks then find it filled instead of filling it at the same time.
+        For work that fills a cache (a download, the principal words): no two
+        processes fill one at the same time. On a shared file system all
+        find rank 0's; otherwise each machine's first process fills its
+        machine's cache and the others there read it. Every rank passes two
+        barriers.
         """
-        if not self.is_main:
+        stage = 0 if self.is_main else 1 if self.local_rank == 0 else 2
+        for _ in range(stage):
             self.barrier()
         try:
             yield
         finally:
-            if self.is_main:
+            for _ in range(2 - stage):
                 self.barrier()
 
     def __repr__(self):
