@@ -440,7 +440,8 @@ class Experiment:
         self.run = run
         self.pretrained = pretrained
         # Under torchrun, the first process writes the files and reports; the others train with it.
-        self.writes = current_process_group().is_main
+        self.group = current_process_group()
+        self.writes = self.group.is_main
         self.verbose = verbose if self.writes else 0
 
     # --------------------------------------------------------- the protocol's hooks
@@ -559,13 +560,9 @@ class Experiment:
 
     def _finished_row(self, name, cap):
         """The row ``name`` left in the folder, if it ran with the same epoch cap, else ``None``."""
-        from .._torch.distributed import current_process_group
-
         saved = self.run.folder / f"{name}.json"
         # Read by the process that writes the rows, and sent to the others: the same decision on all.
-        row = current_process_group().on_main(
-            lambda: json.loads(saved.read_text()) if saved.exists() else None
-        )
+        row = self.group.on_main(lambda: json.loads(saved.read_text()) if saved.exists() else None)
         if row is None or row.get("max_epochs") != cap:
             return None
         if self.verbose:

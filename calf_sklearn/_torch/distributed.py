@@ -2,10 +2,12 @@
 
 A fit launched by ``torchrun`` (or inside a process group the caller set up)
 trains on every process of the group: each process computes its share of
-every batch, and :class:`ProcessGroup` sums what the shares give (gradients,
-loss terms, validation sums) so that every process takes the same step and
-makes the same early-stopping decision (METHOD.md, section 15). One process
-alone is a group of one, whose operations do nothing.
+every batch (DistributedDataParallel sums the gradients, see
+:mod:`calf_sklearn._torch.training.sharing`), and :class:`ProcessGroup` sums
+the rest of what the shares give (loss terms, validation sums), so that every
+process takes the same step and makes the same early-stopping decision
+(METHOD.md, section 15). One process alone is a group of one, whose
+operations do nothing.
 """
 
 from __future__ import annotations
@@ -150,23 +152,6 @@ class ProcessGroup:
                 "epoch)."
             ) from error
 
-    def sum(self, tensor):
-        """Sum ``tensor`` over every rank, in place (the gradients of a step).
-
-        Parameters
-        ----------
-        tensor : Tensor
-            On the device of the group's backend.
-
-        Returns
-        -------
-        Tensor
-            ``tensor``, now the sum.
-        """
-        if self.active:
-            self._collective(dist.all_reduce, tensor)
-        return tensor
-
     def sum_floats(self, values, device):
         """Sum a list of Python floats over every rank, in float64; every rank gets rank 0's bits.
 
@@ -185,7 +170,8 @@ class ProcessGroup:
         """
         if not self.active:
             return [float(value) for value in values]
-        total = self.sum(torch.tensor(values, dtype=torch.float64, device=device))
+        total = torch.tensor(values, dtype=torch.float64, device=device)
+        self._collective(dist.all_reduce, total)
         self._collective(dist.broadcast, total, src=0)
         return total.tolist()
 
@@ -247,9 +233,9 @@ class ProcessGroup:
     def on_main(self, function):
         """``function()`` computed by rank 0 alone, its result (or the exception it raised) on every rank.
 
-        For what must be one decision: the seed drawn when none is given, and
-        the checkpoint to resume from, which then needs to exist on rank 0's
-        machine only.
+        For file work that must be one process's, with one outcome for all:
+        reading the checkpoint to resume from (which then needs to exist on
+        rank 0's machine only), writing it, and the benchmark's finished rows.
 
         Parameters
         ----------

@@ -383,12 +383,16 @@ class TrainingLoop(LoopCheckpoints):
         return self._validate(data, metric)
 
     def _validate(self, data, metric):
-        batch, period = self._validation_batch_size(), self.step.validation_period
-        with_group = {"metric": metric, "period": period, "group": self.process_group}
-        return validation_record(self.network, data, batch, self.device, self.precision, **with_group)
-
-    def _validation_batch_size(self):
-        return self.step.validation_batch_size or self.batch_size
+        return validation_record(
+            self.network,
+            data,
+            self.step.validation_batch_size or self.batch_size,
+            self.device,
+            self.precision,
+            metric=metric,
+            period=self.step.validation_period,
+            group=self.process_group,
+        )
 
     def fit(self, train, validation=None, *, checkpoint=None, resume=None, metadata=None):
         """Train until ``max_epochs`` or early stopping, then restore the best.
