@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import TINY_GPT2, LoggedWarnings, forget_logged_once
-from transformers import BertConfig, GPT2Config, GPT2Model
+from transformers import AutoConfig, AutoModel, BertConfig, GPT2Config, GPT2Model
 
 from calf_sklearn import CALFForecaster
 from calf_sklearn.backbone import BackboneUnavailableError, backbone_config, gpt2_config, load_backbone
@@ -286,8 +286,8 @@ def test_cached_config_without_weights_fails_fast(online_env, connections, monke
         calls.append(kwargs.get("local_files_only", False))
         raise OSError("weights not in the cache")
 
-    monkeypatch.setattr(GPT2Config, "from_pretrained", cached_config)
-    monkeypatch.setattr(GPT2Model, "from_pretrained", missing_weights)
+    monkeypatch.setattr(AutoConfig, "from_pretrained", cached_config)
+    monkeypatch.setattr(AutoModel, "from_pretrained", missing_weights)
     with pytest.raises(BackboneUnavailableError) as info:
         load_backbone(MISSING, pretrained=True, n_layers=1)
     _assert_remedies(str(info.value))

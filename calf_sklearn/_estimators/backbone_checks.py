@@ -18,29 +18,33 @@ def check_backbone_source(llm, pretrained):
         )
     if not is_config and not isinstance(llm, (str, bytes)) and not hasattr(llm, "__fspath__"):
         raise TypeError(
-            f"llm must be a hub id, a local folder, a dict or a GPT2Config, got {type(llm).__name__}."
+            "llm must be a hub id, a local folder, a dict or a transformers configuration "
+            f"(GPT2Config, LlamaConfig, ...), got {type(llm).__name__}."
         )
 
 
 def check_backbone_fits(config, *, n_layers, n_principal_words, n_series):
-    """Refuse settings the backbone's configuration cannot serve, saying what would fit."""
-    if n_layers > config.n_layer:
+    """Refuse settings the backbone's configuration cannot serve, saying what would fit.
+
+    Every supported family's configuration answers to the common names
+    (GPT-2's ``n_embd``, ``n_layer``, ... are aliases of them).
+    """
+    n_blocks, width = config.num_hidden_layers, config.hidden_size
+    positions, heads = config.max_position_embeddings, config.num_attention_heads
+    if n_layers > n_blocks:
         raise ValueError(
-            f"n_layers={n_layers} exceeds the backbone's {config.n_layer} blocks; "
-            f"use n_layers <= {config.n_layer}."
+            f"n_layers={n_layers} exceeds the backbone's {n_blocks} blocks; use n_layers <= {n_blocks}."
         )
-    if n_principal_words > config.n_embd:
+    if n_principal_words > width:
         raise ValueError(
             f"n_principal_words={n_principal_words} exceeds the backbone's embedding "
-            f"width {config.n_embd}; use n_principal_words <= {config.n_embd}."
+            f"width {width}; use n_principal_words <= {width}."
         )
-    if n_series > config.n_positions:
+    if n_series > positions:
         raise ValueError(
-            f"X has {n_series} series but the backbone has only {config.n_positions} "
+            f"X has {n_series} series but the backbone has only {positions} "
             "positions (each series is one token); forecast the series in groups of at "
-            f"most {config.n_positions}."
+            f"most {positions}."
         )
-    if config.n_embd % config.n_head:
-        raise ValueError(
-            f"The backbone's width {config.n_embd} is not divisible by its {config.n_head} heads."
-        )
+    if width % heads:
+        raise ValueError(f"The backbone's width {width} is not divisible by its {heads} heads.")

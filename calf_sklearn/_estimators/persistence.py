@@ -49,7 +49,7 @@ def save_forecaster(forecaster, path):
     ----------
     forecaster : CALFForecaster
         A fitted forecaster. Its parameters must be plain values (numbers,
-        strings, ``None``, a dict or ``GPT2Config`` for ``llm``); a
+        strings, ``None``, a dict or a transformers configuration for ``llm``); a
         ``RandomState`` instance as ``random_state`` cannot be stored.
     path : str or path-like
         Destination, conventionally ending in ``.safetensors``.
@@ -302,7 +302,7 @@ def _encode_params(params):
     encoded = {}
     for name, value in params.items():
         if isinstance(value, PretrainedConfig):
-            encoded[name] = {"gpt2_config": value.to_dict()}
+            encoded[name] = {"llm_config": value.to_dict()}  # to_dict holds model_type
         elif isinstance(value, os.PathLike):
             encoded[name] = {"path": os.fspath(value)}
         elif isinstance(value, dict):
@@ -313,13 +313,13 @@ def _encode_params(params):
 
 
 def _decode_params(encoded):
-    from transformers import GPT2Config
+    from transformers import CONFIG_MAPPING
 
     params = {}
     for name, item in encoded.items():
         ((kind, value),) = item.items()
-        if kind == "gpt2_config":
-            value = GPT2Config.from_dict(value)
+        if kind in ("llm_config", "gpt2_config"):  # "gpt2_config": files written before other families
+            value = CONFIG_MAPPING[value.get("model_type", "gpt2")].from_dict(value)
         elif kind == "path":
             value = Path(value)
         params[name] = value

@@ -1,4 +1,4 @@
-"""Finding and building the GPT-2 backbone (torch and transformers only).
+"""Finding and building the language-model backbone, of any supported family (torch and transformers only).
 
 The public face of this module is :mod:`calf_sklearn.backbone`; its documentation is there.
 """
@@ -6,14 +6,23 @@ The public face of this module is :mod:`calf_sklearn.backbone`; its documentatio
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import socket
+import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
 from .._utils import checks
+from .families import backbone_family, truncated_config
 
-__all__ = ["BackboneUnavailableError", "backbone_config", "gpt2_config", "load_backbone"]
+__all__ = [
+    "BackboneUnavailableError",
+    "backbone_config",
+    "gpt2_config",
+    "llm_config",
+    "load_backbone",
+]
 
 _OFFLINE_VALUES = {"1", "on", "yes", "true"}
 
@@ -63,17 +72,17 @@ def _unavailable(llm, revision, reason):
         "of a local folder saved with `save_pretrained` as llm=...; or download the "
         "model once where the hub is reachable so it is in the Hugging Face cache "
         "(HF_HOME) and fit with local_files_only=True; or use a randomly initialised "
-        "backbone with llm=GPT2Config(...) or a dict of its fields and pretrained=False."
+        "backbone with llm=GPT2Config(...) (or another family's configuration, or a dict "
+        "of its fields with model_type) and pretrained=False."
     )
 
 
-def _check_gpt2(config, llm):
-    if getattr(config, "model_type", None) != "gpt2":
-        raise ValueError(
-            f"llm={llm!r} is a {getattr(config, 'model_type', type(config).__name__)!r} "
-            "model; CALF needs a GPT-2 backbone (model_type 'gpt2')."
-        )
-    return config
+def _family(config, llm):
+    """The family of ``config``, or the error that names ``llm`` and lists the supported ones."""
+    try:
+        return backbone_family(config)
+    except ValueError as error:
+        raise ValueError(f"llm={llm!r}: {error}") from None
 
 
 def _from_pretrained(loader, llm, revision, local_files_only, **kwargs):
@@ -101,25 +110,123 @@ def _from_pretrained(loader, llm, revision, local_files_only, **kwargs):
 
 
 def _check_config_keys(fields, config_class):
-    """Refuse keys the configuration does not know: GPT2Config would keep a typo silently."""
+    """Refuse keys the configuration does not know: a configuration would keep a typo silently."""
     known = set(config_class().to_dict()) | set(config_class.attribute_map)
+    common = config_class.attribute_map or {}
+    names = ", ".join(
+        common.get(name, name)
+        for name in ("hidden_size", "num_hidden_layers", "num_attention_heads", "max_position_embeddings")
+    )
     for key in fields:
         if key not in known:
             raise ValueError(
                 f"llm has the key {key!r}, which is not a {config_class.__name__} field."
-                f"{checks.suggest(key, sorted(known))} "
-                "Common fields: n_embd, n_layer, n_head, n_positions, vocab_size."
+                f"{checks.suggest(key, sorted(known))} Common fields: {names}, vocab_size."
             )
+
+
+class _DropLoadReport(logging.Filter):
+    """Hold back transformers' load report: the weights of the dropped layers and of a
+    language-model head are expected to be left over, and :func:`_load_kept_layers`
+    reports what matters (weights the checkpoint lacks) itself."""
+
+    def filter(self, record):
+        return "LOAD REPORT" not in str(record.msg)
+
+
+def _load_kept_layers(llm, revision, local_files_only, config):
+    """The base model of ``config`` with the checkpoint's weights, reading only the kept layers."""
+    import torch
+    from transformers import AutoModel
+
+    report_filter = _DropLoadReport()
+    loader_log = logging.getLogger("transformers.modeling_utils")
+    loader_log.addFilter(report_filter)
+    try:
+        model, info = _from_pretrained(
+            AutoModel,
+            llm,
+            revision,
+            local_files_only,
+            config=config,
+            dtype=torch.float32,
+            attn_implementation="sdpa",
+            output_loading_info=True,
+        )
+    finally:
+        loader_log.removeFilter(report_filter)
+    missing = sorted(info.get("missing_keys") or ())
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        warnings.warn(
+            f"The checkpoint of llm={llm!r} lacks {len(missing)} weights of the kept layers "
+            f"({shown}); they are randomly initialised. Check that the folder or hub id holds "
+            "the whole model.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return model
+
+
+def _config_class(model_type):
+    from transformers import CONFIG_MAPPING
+
+    backbone_family(model_type)  # an unsupported family fails here, with the list
+    return CONFIG_MAPPING[model_type]
+
+
+def llm_config(fields):
+    """A language model's configuration from a dict of its fields, without token ids it cannot hold.
+
+    ``model_type`` (default ``"gpt2"``) names the family; every other key is
+    a field of that family's configuration class. Token ids mean nothing to
+    CALF, whose inputs are embeddings, never token ids; in a smaller
+    vocabulary transformers would warn about them at every fit. Any
+    ``*_token_id`` outside the vocabulary is therefore set to ``None``;
+    every other field is kept as given.
+
+    Parameters
+    ----------
+    fields : dict
+        Configuration fields, for example ``GPT2Config(...).to_dict()``, or
+        ``{"model_type": "llama", "hidden_size": 64, ...}``.
+
+    Returns
+    -------
+    transformers.PretrainedConfig
+        The family's configuration class, e.g. ``GPT2Config``.
+
+    Raises
+    ------
+    ValueError
+        If ``model_type`` is not a supported family (the message lists them).
+
+    Examples
+    --------
+    >>> config = llm_config({"n_embd": 32, "n_layer": 2, "n_head": 4, "vocab_size": 300})
+    >>> type(config).__name__, config.vocab_size, config.bos_token_id, config.eos_token_id
+    ('GPT2Config', 300, None, None)
+    >>> llm_config({"vocab_size": 50257}).eos_token_id  # GPT-2's own vocabulary keeps it
+    50256
+    >>> type(llm_config({"model_type": "llama", "hidden_size": 64, "vocab_size": 100})).__name__
+    'LlamaConfig'
+    """
+    fields = dict(fields)
+    config_class = _config_class(fields.pop("model_type", "gpt2"))
+    defaults = _default_fields(config_class)
+    vocab_size = fields.get("vocab_size", defaults.get("vocab_size"))
+    for name in {key for key in {**defaults, **fields} if key.endswith("_token_id")}:
+        value = fields.get(name, defaults.get(name))
+        if isinstance(value, int) and isinstance(vocab_size, int) and not 0 <= value < vocab_size:
+            fields[name] = None
+    return config_class.from_dict(fields)
 
 
 def gpt2_config(fields):
     """A ``GPT2Config`` from a dict of its fields, without special-token ids it cannot hold.
 
-    GPT-2's begin- and end-of-text ids (50256) mean nothing to CALF, whose
-    inputs are embeddings, never token ids; in a smaller vocabulary
-    transformers would warn about them at every fit. Any ``*_token_id``
-    outside the vocabulary is therefore set to ``None``; every other field is
-    kept as given.
+    :func:`llm_config` for GPT-2: GPT-2's begin- and end-of-text ids (50256)
+    outside a smaller vocabulary become ``None``.
 
     Parameters
     ----------
@@ -130,40 +237,36 @@ def gpt2_config(fields):
     -------
     transformers.GPT2Config
 
+    Raises
+    ------
+    ValueError
+        If ``fields`` names another ``model_type``.
+
     Examples
     --------
     >>> config = gpt2_config({"n_embd": 32, "n_layer": 2, "n_head": 4, "vocab_size": 300})
     >>> config.vocab_size, config.bos_token_id, config.eos_token_id
     (300, None, None)
-    >>> gpt2_config({"vocab_size": 50257}).eos_token_id  # GPT-2's own vocabulary keeps it
-    50256
     """
-    from transformers import GPT2Config
-
-    defaults = _default_fields()
-    fields = dict(fields)
-    vocab_size = fields.get("vocab_size", defaults["vocab_size"])
-    for name in {key for key in {**defaults, **fields} if key.endswith("_token_id")}:
-        value = fields.get(name, defaults.get(name))
-        if isinstance(value, int) and not 0 <= value < vocab_size:
-            fields[name] = None
-    return GPT2Config.from_dict(fields)
+    if fields.get("model_type", "gpt2") != "gpt2":
+        raise ValueError(f"gpt2_config got model_type {fields['model_type']!r}; use llm_config")
+    return llm_config(fields)
 
 
 @functools.cache
-def _default_fields():
-    from transformers import GPT2Config
-
-    return GPT2Config().to_dict()
+def _default_fields(config_class):
+    return config_class().to_dict()
 
 
 def backbone_config(llm, *, revision=None, local_files_only=False):
-    """The ``GPT2Config`` that ``llm`` names, without loading any weights.
+    """The configuration of the language model ``llm`` names, without loading any weights.
 
     Parameters
     ----------
-    llm : str, path-like, dict or GPT2Config
-        Hub id, local folder, or configuration.
+    llm : str, path-like, dict or transformers.PretrainedConfig
+        Hub id, local folder, or configuration: a configuration object of a
+        supported family, or a dict of its fields with ``model_type``
+        (without it, GPT-2's fields).
     revision : str, default=None
         Branch, tag or commit of a hub model.
     local_files_only : bool, default=False
@@ -171,44 +274,57 @@ def backbone_config(llm, *, revision=None, local_files_only=False):
 
     Returns
     -------
-    transformers.GPT2Config
-        A fresh copy; changing it changes nothing the caller passed.
+    transformers.PretrainedConfig
+        A fresh copy of the family's configuration class; changing it
+        changes nothing the caller passed.
 
     Raises
     ------
     BackboneUnavailableError
         If the configuration is neither local nor reachable.
     ValueError
-        If the model is not a GPT-2.
+        If the model is not of a supported family (the message lists them),
+        or a dict has a key its configuration does not know.
 
     Examples
     --------
     >>> backbone_config({"n_embd": 64, "n_layer": 2, "n_head": 4}).n_embd
     64
+    >>> backbone_config({"model_type": "qwen2", "hidden_size": 64, "num_attention_heads": 4,
+    ...                  "num_key_value_heads": 2, "num_hidden_layers": 2}).hidden_size
+    64
     """
-    from transformers import GPT2Config
+    from transformers import AutoConfig
 
     if isinstance(llm, dict):
-        _check_config_keys(llm, GPT2Config)
-        return gpt2_config(llm)
+        fields = dict(llm)
+        config_class = _config_class(fields.pop("model_type", "gpt2"))
+        _check_config_keys(fields, config_class)
+        return llm_config(llm)
     if _is_config(llm):
-        _check_gpt2(llm, llm)
-        return gpt2_config(llm.to_dict())
-    return _check_gpt2(_from_pretrained(GPT2Config, llm, revision, local_files_only), llm)
+        _family(llm, llm)
+        return llm_config(llm.to_dict())
+    config = _from_pretrained(AutoConfig, llm, revision, local_files_only)
+    _family(config, llm)
+    return llm_config(config.to_dict())
 
 
 def load_backbone(llm, *, pretrained, n_layers, revision=None, local_files_only=False):
-    """Build the GPT-2 backbone, truncated to its first ``n_layers`` blocks.
+    """Build the language model, truncated to its first ``n_layers`` decoder layers.
+
+    A pre-trained model is read with the kept layers only: the weights of
+    the others are never loaded, so a 16-layer model of which CALF keeps 6
+    needs the memory of 6.
 
     Parameters
     ----------
-    llm : str, path-like, dict or GPT2Config
+    llm : str, path-like, dict or transformers.PretrainedConfig
         Hub id, local folder, or configuration (see :func:`backbone_config`).
     pretrained : bool
         Load the published weights (``True``) or initialise randomly from the
         configuration with the current torch seed (``False``).
     n_layers : int
-        Number of transformer blocks to keep.
+        Number of decoder layers to keep.
     revision : str, default=None
         Branch, tag or commit of a hub model.
     local_files_only : bool, default=False
@@ -216,31 +332,31 @@ def load_backbone(llm, *, pretrained, n_layers, revision=None, local_files_only=
 
     Returns
     -------
-    model : transformers.GPT2Model
-        The truncated model, in float32, with SDPA attention and its word
-        embedding ``wte`` still in place (the caller drops it after use).
+    model : transformers.PreTrainedModel
+        The family's base model (``GPT2Model``, ``LlamaModel``, ...),
+        truncated, in float32, with SDPA attention and its input word
+        embedding still in place (the caller drops it after use).
 
     Examples
     --------
     >>> model = load_backbone({"n_embd": 32, "n_layer": 3, "n_head": 4, "vocab_size": 50},
     ...                       pretrained=False, n_layers=2)
-    >>> len(model.h), model.config.n_layer
-    (2, 2)
+    >>> type(model).__name__, len(model.h), model.config.n_layer
+    ('GPT2Model', 2, 2)
     """
-    from transformers import GPT2Model
+    from transformers import AutoModel
 
     config = backbone_config(llm, revision=revision, local_files_only=local_files_only)
-    if n_layers > config.n_layer:
+    family = backbone_family(config)
+    if n_layers > config.num_hidden_layers:
         raise ValueError(
-            f"n_layers={n_layers} exceeds the {config.n_layer} blocks of the backbone; "
-            f"use n_layers <= {config.n_layer}."
+            f"n_layers={n_layers} exceeds the {config.num_hidden_layers} blocks of the backbone; "
+            f"use n_layers <= {config.num_hidden_layers}."
         )
+    kept = truncated_config(config, n_layers)
     if pretrained:
-        model = _from_pretrained(GPT2Model, llm, revision, local_files_only, attn_implementation="sdpa")
-        model.h = model.h[:n_layers]
-        model.config.n_layer = n_layers
+        model = _load_kept_layers(llm, revision, local_files_only, kept)
+        family.keep_layers(model, n_layers)  # a no-op unless the loader kept more
     else:
-        config.n_layer = n_layers
-        config._attn_implementation = "sdpa"
-        model = GPT2Model(config)
+        model = AutoModel.from_config(kept, attn_implementation="sdpa")
     return model.float()

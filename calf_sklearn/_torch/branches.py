@@ -1,4 +1,4 @@
-"""How a GPT-2 backbone becomes CALF's two branches, and what each branch reads (torch only).
+"""How a language-model backbone becomes CALF's two branches, and what each branch reads (torch only).
 
 The surgery on the language model (the textual branch sharing the frozen
 tensors, LoRA injected into and merged out of the temporal branch), a
@@ -12,12 +12,11 @@ import copy
 
 import torch
 
+from .families import backbone_family
+
 __all__ = ["add_lora", "is_branch_own", "merge_lora", "normalise", "run_branch", "share_frozen"]
 
 _EPS = 1e-5
-# Parameters each language branch owns and may train; every other backbone
-# tensor is frozen and shared by the two branches.
-BRANCH_OWN = ("ln_1.", "ln_2.", "ln_f.", "wpe.")
 
 
 def normalise(x):
@@ -48,25 +47,30 @@ def normalise(x):
     return (x - mean) / std, mean, std
 
 
-def is_branch_own(name):
+def is_branch_own(name, model_type="gpt2"):
     """Whether the backbone parameter ``name`` belongs to one branch (trained) rather than to both.
 
     Parameters
     ----------
     name : str
-        A parameter name of the GPT-2 backbone.
+        A parameter name of the backbone.
+    model_type : str, default="gpt2"
+        The backbone's family (see :func:`calf_sklearn.backbone.backbone_family`).
 
     Returns
     -------
     bool
-        True for the LayerNorms and the position embedding.
+        True for the norms and a learned position embedding; every other
+        backbone tensor is frozen and shared by the two branches.
 
     Examples
     --------
     >>> is_branch_own("h.0.ln_1.weight"), is_branch_own("h.0.attn.c_attn.weight")
     (True, False)
+    >>> is_branch_own("layers.0.input_layernorm.weight", "llama")
+    True
     """
-    return any(part in name for part in BRANCH_OWN)
+    return backbone_family(model_type).is_own(name)
 
 
 def share_frozen(model):
@@ -74,14 +78,15 @@ def share_frozen(model):
 
     Parameters
     ----------
-    model : torch.nn.Module
-        The GPT-2 backbone.
+    model : transformers.PreTrainedModel
+        The backbone, of a supported family.
 
     Returns
     -------
     torch.nn.Module
-        A deep copy whose parameters other than the branch's own
-        (:func:`is_branch_own`) are the very tensors of ``model``.
+        A deep copy whose parameters other than the branch's own (norms and
+        learned positions, :func:`is_branch_own`) are the very tensors of
+        ``model``.
 
     Examples
     --------
@@ -92,17 +97,22 @@ def share_frozen(model):
     >>> copy_.h[0].attn.c_attn.weight is model.h[0].attn.c_attn.weight, copy_.wpe.weight is model.wpe.weight
     (True, False)
     """
-    memo = {id(p): p for name, p in model.named_parameters() if not is_branch_own(name)}
+    family = backbone_family(model)
+    memo = {id(p): p for name, p in model.named_parameters() if not family.is_own(name)}
     return copy.deepcopy(model, memo)
 
 
 def add_lora(model, r, alpha, dropout):
-    """Inject LoRA adapters into the attention projections ``c_attn`` of ``model``, in place.
+    """Inject LoRA adapters into the attention projections of ``model``, in place.
+
+    The family says which: GPT-2's fused ``c_attn``, GPT-NeoX's fused
+    ``query_key_value``, the separate ``q_proj``, ``k_proj`` and ``v_proj``
+    elsewhere.
 
     Parameters
     ----------
-    model : torch.nn.Module
-        The GPT-2 backbone of the temporal branch.
+    model : transformers.PreTrainedModel
+        The backbone of the temporal branch, of a supported family.
     r, alpha, dropout : int, float, float
         LoRA's rank, scaling and dropout.
 
@@ -122,13 +132,14 @@ def add_lora(model, r, alpha, dropout):
     """
     from peft import LoraConfig, inject_adapter_in_model
 
+    family = backbone_family(model)
     config = LoraConfig(
         r=r,
         lora_alpha=alpha,
         lora_dropout=dropout,
-        target_modules=["c_attn"],
+        target_modules=list(family.lora_targets),
         bias="none",
-        fan_in_fan_out=True,  # GPT-2's Conv1D stores its weight as (in, out)
+        fan_in_fan_out=family.fan_in_fan_out,
     )
     return inject_adapter_in_model(config, model)
 
@@ -167,15 +178,15 @@ def run_branch(model, tokens, hidden_states):
     """A branch's residual output ``LM(tokens) + tokens`` and, if asked, its n + 1 feature states.
 
     The states are the embedding output and the outputs of blocks 1 .. n-1,
-    then, deepest, the residual output itself rather than ``ln_f(block n)``:
+    then, deepest, the residual output itself rather than ``final_norm(block n)``:
     the authors add the residual in place to the tensor that is also the last
     entry of their hidden-state tuple, so the feature loss compares it
     (METHOD.md section 5).
 
     Parameters
     ----------
-    model : transformers.GPT2Model
-        The branch's language model.
+    model : transformers.PreTrainedModel
+        The branch's language model, of a supported family.
     tokens : Tensor of shape (B, N, d)
         Its input embeddings.
     hidden_states : bool

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from .backbone import load_backbone
+from .families import backbone_family
 from .network import CALFNetwork
 from .vocabulary import cached_principal_word_embeddings
 
@@ -38,7 +39,7 @@ def build_calf_network(
 
     Parameters
     ----------
-    llm : str, path-like, dict or GPT2Config
+    llm : str, path-like, dict or transformers.PretrainedConfig
         The backbone (see :func:`calf_sklearn.backbone.load_backbone`).
     pretrained, n_layers, revision, local_files_only :
         How to load it.
@@ -67,8 +68,10 @@ def build_calf_network(
     backbone = load_backbone(
         llm, pretrained=pretrained, n_layers=n_layers, revision=revision, local_files_only=local_files_only
     )
+    # The family's input embedding (not an untied output head) is the vocabulary.
+    embeddings = backbone_family(backbone).input_embeddings(backbone).weight.detach()
     words, _ = cached_principal_word_embeddings(
-        backbone.wte.weight.detach().cpu().numpy(), n_principal_words, cache_dir, source=str(llm_name(llm))
+        embeddings.cpu().numpy(), n_principal_words, cache_dir, source=str(llm_name(llm))
     )
     return CALFNetwork(
         backbone,

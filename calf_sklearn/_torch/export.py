@@ -23,7 +23,8 @@ def export_payload(network):
     Returns
     -------
     dict
-        ``config`` (the GPT-2 configuration as a dict), ``seq_len``,
+        ``config`` (the backbone's configuration as a dict, with its
+        ``model_type``), ``seq_len``,
         ``pred_len``, ``encoder_ffn``, ``dropout`` and ``state_dict``.
 
     Raises
@@ -81,17 +82,17 @@ def network_from_payload(cls, payload):
     >>> torch.equal(rebuilt(x), net(x))
     True
     """
-    from transformers import GPT2Model
+    from transformers import AutoModel
 
-    from .backbone import gpt2_config
+    from .backbone import llm_config
 
-    config = gpt2_config(payload["config"])
-    config._attn_implementation = "sdpa"
+    # Saved by any version: a payload without model_type is GPT-2's.
+    config = llm_config(payload["config"])
     # Build on the meta device and adopt the saved tensors: no time is
     # spent initialising weights that are overwritten at once.
     with torch.device("meta"):
         network = cls(
-            GPT2Model(config),
+            AutoModel.from_config(config, attn_implementation="sdpa"),
             seq_len=payload["seq_len"],
             pred_len=payload["pred_len"],
             lora_r=0,
@@ -99,4 +100,21 @@ def network_from_payload(cls, payload):
             dropout=payload["dropout"],
         )
     network.load_state_dict(payload["state_dict"], strict=True, assign=True)
+    _compute_derived_buffers(network.temporal)
     return network.requires_grad_(False).eval()
+
+
+def _compute_derived_buffers(model):
+    """Fill the buffers the state dict does not hold (rotary frequencies), left on the meta device.
+
+    They follow from the configuration alone, so the family's own
+    initialisation recomputes them.
+    """
+    for module in model.modules():
+        if any(buffer.is_meta for buffer in module.buffers(recurse=False)):
+            module.to_empty(device="cpu", recurse=False)
+            model._init_weights(module)
+    left = [name for name, tensor in model.state_dict(keep_vars=True).items() if tensor.is_meta]
+    left += [name for name, buffer in model.named_buffers() if buffer.is_meta]
+    if left:
+        raise RuntimeError(f"the saved network does not determine {left}; it cannot be rebuilt")

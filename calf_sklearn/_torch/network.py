@@ -11,8 +11,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .branches import add_lora, is_branch_own, merge_lora, normalise, run_branch, share_frozen
+from .branches import add_lora, merge_lora, normalise, run_branch, share_frozen
 from .export import export_payload, network_from_payload
+from .families import backbone_family
 
 __all__ = ["CALFNetwork", "CALFOutputs", "PrincipalWordAttention"]
 
@@ -129,19 +130,23 @@ class PrincipalWordAttention(nn.Module):
 
 
 class CALFNetwork(nn.Module):
-    """The CALF network: input encoder, two GPT-2 branches and a shared head.
+    """The CALF network: input encoder, two language-model branches and a shared head.
 
-    The temporal branch carries LoRA on ``c_attn`` and trains its LayerNorms
-    and position embedding; the textual branch trains only its position
-    embedding. Both use the same frozen backbone tensors (one copy in memory).
-    The backbone's word embedding ``wte`` is removed: inputs are always
-    embeddings, and the principal words replace the vocabulary.
+    The temporal branch carries LoRA on the attention's query, key and value
+    projections (GPT-2's ``c_attn``) and trains its norms and learned
+    position embedding; the textual branch trains only its learned position
+    embedding (none where positions are rotary). Both use the same frozen
+    backbone tensors (one copy in memory). The backbone's input word
+    embedding (GPT-2's ``wte``) is removed: inputs are always embeddings, and
+    the principal words replace the vocabulary. Which modules these are
+    depends on the backbone's family (:func:`~calf_sklearn.backbone.backbone_family`).
 
     Parameters
     ----------
-    backbone : transformers.GPT2Model
-        The language model, already truncated to the blocks to keep. It is
-        modified and becomes the temporal branch.
+    backbone : transformers.PreTrainedModel
+        The base model of a supported family (``GPT2Model``, ``LlamaModel``,
+        ...), already truncated to the layers to keep. It is modified and
+        becomes the temporal branch.
     seq_len : int
         Look-back length L.
     pred_len : int
@@ -191,9 +196,10 @@ class CALFNetwork(nn.Module):
     ):
         super().__init__()
         config = backbone.config
-        width, n_heads = config.n_embd, config.n_head
-        n_states = len(backbone.h) + 1
-        backbone.wte = None  # never used: inputs are embeddings
+        family = backbone_family(config)
+        width, n_heads = config.hidden_size, config.num_attention_heads
+        n_states = len(family.layers(backbone)) + 1
+        family.drop_input_embeddings(backbone)  # never used: inputs are embeddings
         self.input_projection = nn.Linear(seq_len, width)
         self.encoder = nn.TransformerEncoderLayer(
             width, n_heads, encoder_ffn, dropout, activation="relu", batch_first=True
@@ -207,11 +213,11 @@ class CALFNetwork(nn.Module):
             self.textual_projections = nn.ModuleList(
                 nn.Linear(width, width, bias=False) for _ in range(n_states)
             )
-            self.textual.requires_grad_(False)
-            self.textual.wpe.requires_grad_(True)
+            for name, parameter in self.textual.named_parameters():
+                parameter.requires_grad_(family.is_position(name))
         self.temporal = add_lora(backbone, lora_r, lora_alpha, lora_dropout) if lora_r else backbone
         for name, parameter in self.temporal.named_parameters():
-            parameter.requires_grad_("lora_" in name or is_branch_own(name))
+            parameter.requires_grad_("lora_" in name or family.is_own(name))
         self.head = nn.Linear(width, pred_len)
 
     @property
@@ -345,8 +351,8 @@ class CALFNetwork(nn.Module):
         -------
         list of torch.nn.Parameter
             What the main optimiser trains: input encoder, head, LoRA
-            adapters, the branches' own LayerNorms and position embeddings
-            and the cross-attention. The frozen backbone tensors are not in it.
+            adapters, the branches' own norms and learned position
+            embeddings and the cross-attention. The frozen backbone tensors are not in it.
 
         Examples
         --------
@@ -508,7 +514,8 @@ class CALFNetwork(nn.Module):
         Returns
         -------
         dict
-            ``config`` (the GPT-2 configuration as a dict), ``seq_len``,
+            ``config`` (the backbone's configuration as a dict, with its
+            ``model_type``), ``seq_len``,
             ``pred_len``, ``encoder_ffn``, ``dropout`` and ``state_dict``.
 
         Raises
