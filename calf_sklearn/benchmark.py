@@ -22,14 +22,17 @@ from ._apps.long_term import (
 
 # Not in __all__ (undocumented), but importable here as it always was.
 from ._apps.report import to_markdown  # noqa: F401
+from ._apps.shapes import PUBLISHED_SHAPES, published_shape
 
 __all__ = [
     "GPT2_SHAPE",
     "MODELS",
     "PRESETS",
+    "PUBLISHED_SHAPES",
     "QUICK",
     "ZERO_SHOT",
     "BenchmarkInterrupted",
     "preset",
+    "published_shape",
     "run_benchmark",
 ]

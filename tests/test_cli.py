@@ -113,6 +113,28 @@ def test_fit_saves_a_model_with_the_options_given(fitted):
     assert f"Model saved to {fitted['path']}" in out
 
 
+def test_fit_trains_another_family_from_its_configuration(tmp_path):
+    """--backbone-config with model_type trains that family, and the command says which."""
+    data = tmp_path / "data.csv"
+    write_csv(data)
+    llama = {
+        "model_type": "llama",
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "intermediate_size": 64,
+        "vocab_size": 128,
+    }
+    tiny = [*TINY]
+    tiny[tiny.index("--backbone-config") + 1] = json.dumps(llama)
+    status, out, err = run(["fit", data, "-o", tmp_path / "m.joblib", *tiny])
+    assert status == 0, err
+    assert "randomly initialised Llama (width 32, first 2 of 2 blocks)" in out
+    model = joblib.load(tmp_path / "m.joblib")
+    assert model.llm == llama and type(model.module_.temporal).__name__ == "LlamaModel"
+
+
 def test_predict_writes_the_models_forecast(fitted, tmp_path):
     output = tmp_path / "forecast.csv"
     status, out, _ = run(["predict", fitted["path"], fitted["data"], "-o", output])
@@ -252,6 +274,28 @@ def test_help_of_predict(capsys):
         (["fit", "{data}", "--columns", "a", "-o", "{dir}/no/m.joblib"], "does not exist"),
         (["fit", "{data}", "--columns", "a", "--validation-size", "1.5", "-o", "{dir}/m.joblib"], "1.5"),
         (["fit", "{data}", "--columns", "a", "--llm", "x", "--backbone-random", "-o", "{dir}/m"], "--llm"),
+        # --backbone-random takes a well-known model's shape from --llm, and fails before any weights.
+        (
+            [
+                "fit",
+                "{data}",
+                "--columns",
+                "a",
+                "--backbone-random",
+                "--llm",
+                "HuggingFaceTB/SmolLM-135M",
+                *SHORT,
+                "--n-layers",
+                "31",
+                "-o",
+                "{dir}/m",
+            ],
+            "exceeds the backbone's 30 blocks",
+        ),
+        (
+            ["fit", "{data}", "--columns", "a", "--llm", "x", "--backbone-random", "-o", "{dir}/m"],
+            "Qwen2.5-0.5B",
+        ),
         # The GPT-2 small shape (12 blocks) is the default random backbone; this fails before any weights.
         (
             [

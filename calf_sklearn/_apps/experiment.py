@@ -26,10 +26,12 @@ from .._utils.hardware import cpu_description
 from .._utils.memory import PeakMemory
 from .._version import __version__
 from .report import to_markdown
+from .shapes import PUBLISHED_SHAPES, published_shape
 
 __all__ = [
     "DLINEAR_SETTINGS",
     "GPT2_SHAPE",
+    "PUBLISHED_SHAPES",
     "BenchmarkInterrupted",
     "Experiment",
     "Run",
@@ -38,6 +40,7 @@ __all__ = [
     "fit_model",
     "hardware",
     "precision_suffix",
+    "published_shape",
     "stride_for",
 ]
 
@@ -71,7 +74,7 @@ def backbone_label(llm, pretrained, n_layers):
 
     Parameters
     ----------
-    llm : str, dict or GPT2Config
+    llm : str, dict or transformers.PretrainedConfig
         The backbone, as given to :class:`~calf_sklearn.CALFForecaster`.
     pretrained : bool
         Whether its weights are pre-trained; if not, ``llm`` is a configuration.
@@ -88,14 +91,30 @@ def backbone_label(llm, pretrained, n_layers):
     'gpt2 (pretrained)'
     >>> backbone_label({"n_embd": 64, "n_layer": 2}, False, 2)
     'random init (custom: width 64, 2 of 2 blocks)'
+    >>> backbone_label(published_shape("Qwen2.5-0.5B"), False, 6)
+    'random init (Qwen/Qwen2.5-0.5B shape, Qwen2: width 896, 6 of 24 blocks)'
     """
     if pretrained:
         return f"{llm} (pretrained)"
-    config = dict(llm) if isinstance(llm, dict) else llm.to_dict()
-    shape = "GPT-2 shape" if all(config.get(k) == v for k, v in GPT2_SHAPE.items()) else "custom"
+    from .._torch.backbone import backbone_config
+    from .._torch.families import backbone_family
+
+    config = backbone_config(llm)
+    family = backbone_family(config)
+    fields = dict(llm) if isinstance(llm, dict) else llm.to_dict()
+    fields.setdefault("model_type", "gpt2")
+    if all(fields.get(k) == v for k, v in GPT2_SHAPE.items()) and fields["model_type"] == "gpt2":
+        shape = "GPT-2 shape"
+    else:
+        known = [
+            name
+            for name, shape in PUBLISHED_SHAPES.items()
+            if all(fields.get(k) == v for k, v in shape.items())
+        ]
+        name = f"custom {family.name}" if family.model_type != "gpt2" else "custom"
+        shape = f"{known[0]} shape, {family.name}" if known else name
     return (
-        f"random init ({shape}: width {config.get('n_embd', 768)}, {n_layers} of "
-        f"{config.get('n_layer', 12)} blocks)"
+        f"random init ({shape}: width {config.hidden_size}, {n_layers} of {config.num_hidden_layers} blocks)"
     )
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..._estimators.constraints import choices
-from .options import backbone_config
+from .options import backbone_config, random_backbone
 
 __all__ = ["add_benchmark"]
 
@@ -91,19 +91,26 @@ def add_benchmark(subparsers):
         "and --set override",
     )
     backbone = parser.add_argument_group("backbone")
-    backbone.add_argument("--llm", default="gpt2", help="hub id or local folder of a GPT-2 (default: gpt2)")
+    backbone.add_argument(
+        "--llm",
+        default="gpt2",
+        help="hub id or local folder of a language model of a supported family: GPT-2, Llama, "
+        "Qwen2, Mistral, GPT-NeoX, Phi (default: gpt2)",
+    )
     backbone.add_argument("--revision", help="hub branch, tag or commit")
     backbone.add_argument("--local-files-only", action="store_true", help="never contact the hub")
     backbone.add_argument(
         "--backbone-random",
         action="store_true",
-        help="randomly initialised GPT-2 of the published shape (labelled in the output)",
+        help="randomly initialised backbone of the published shape of --llm, e.g. gpt2, "
+        "SmolLM-135M, Qwen2.5-0.5B (labelled in the output)",
     )
     backbone.add_argument(
         "--backbone-config",
         type=backbone_config,
         metavar="JSON",
-        help="randomly initialised backbone of this GPT2Config (a JSON object or file)",
+        help="randomly initialised backbone of this configuration (a JSON object or file; "
+        "with model_type for a family other than GPT-2)",
     )
     run = parser.add_argument_group("run")
     run.add_argument(
@@ -151,7 +158,7 @@ def _benchmark(args):
     import pandas as pd
 
     from ..._torch.distributed import main_process
-    from ..experiment import GPT2_SHAPE, BenchmarkInterrupted
+    from ..experiment import BenchmarkInterrupted
     from ..long_term import run_benchmark
     from ..report import to_markdown
 
@@ -159,7 +166,7 @@ def _benchmark(args):
     if args.backbone_config is not None:
         llm, pretrained = args.backbone_config, False
     elif args.backbone_random:
-        llm, pretrained = dict(GPT2_SHAPE), False
+        llm, pretrained = random_backbone(args.llm), False
     params = dict(args.set)
     if args.max_epochs is not None:
         params["max_epochs"] = args.max_epochs

@@ -7,7 +7,14 @@ import textwrap
 from pathlib import Path
 
 from .csv_io import quoted_names, read_csv, select_series
-from .options import CommandError, add_csv_options, add_estimator_options, backbone_config, estimator_params
+from .options import (
+    CommandError,
+    add_csv_options,
+    add_estimator_options,
+    backbone_config,
+    estimator_params,
+    random_backbone,
+)
 
 __all__ = ["add_fit"]
 
@@ -81,27 +88,29 @@ def add_fit(subparsers):
     backbone.add_argument(
         "--backbone-random",
         action="store_true",
-        help="train a randomly initialised backbone instead of pre-trained weights: GPT-2 small's "
-        "shape unless --backbone-config gives another; needs no network and no download "
-        "(default: pre-trained --llm)",
+        help="train a randomly initialised backbone instead of pre-trained weights, of the shape "
+        "of --llm (a well-known model's, e.g. Qwen2.5-0.5B, or a local folder's), GPT-2 small's "
+        "without --llm; needs no network and no download (default: pre-trained --llm)",
     )
     backbone.add_argument(
         "--backbone-config",
         type=backbone_config,
         metavar="JSON",
-        help="GPT2Config fields of the random backbone, as a JSON object or the path of a JSON file; "
-        "implies --backbone-random (default: GPT-2 small's shape)",
+        help="configuration fields of the random backbone (with model_type for a family other "
+        "than GPT-2), as a JSON object or the path of a JSON file; implies --backbone-random "
+        "(default: GPT-2 small's shape)",
     )
     parser.set_defaults(handler=_fit)
 
 
-def _random_backbone_line(config, n_layers):
-    from ..experiment import GPT2_SHAPE
+def _random_backbone_line(llm, n_layers):
+    from ..._torch.backbone import backbone_config
+    from ..._torch.families import backbone_family
 
-    shape = {**GPT2_SHAPE, **config}  # GPT2Config's defaults are GPT-2 small's shape
+    config = backbone_config(llm)
     return (
-        f"Backbone: randomly initialised GPT-2 (width {shape['n_embd']}, first {n_layers} of "
-        f"{shape['n_layer']} blocks), not pre-trained weights."
+        f"Backbone: randomly initialised {backbone_family(config).name} (width {config.hidden_size}, "
+        f"first {n_layers} of {config.num_hidden_layers} blocks), not pre-trained weights."
     )
 
 
@@ -109,14 +118,14 @@ def _fit(args):
     from ..._estimators.calf import CALFForecaster
     from ..._torch.backbone import BackboneUnavailableError
     from ..._torch.distributed import main_process
-    from ..experiment import GPT2_SHAPE
 
     params = {name: getattr(args, name) for name in estimator_params() if hasattr(args, name)}
-    random_backbone = args.backbone_random or args.backbone_config is not None
-    if random_backbone:
-        if "llm" in params:
-            raise CommandError("--llm names pre-trained weights; leave it out with --backbone-random")
-        params.update(llm=args.backbone_config or dict(GPT2_SHAPE), pretrained=False)
+    is_random = args.backbone_random or args.backbone_config is not None
+    if is_random:
+        if "llm" in params and args.backbone_config is not None:
+            raise CommandError("--llm and --backbone-config both name the backbone; give one of the two")
+        llm = args.backbone_config or random_backbone(params.get("llm"))
+        params.update(llm=llm, pretrained=False)
     model = CALFForecaster(**params, verbose=0 if args.quiet else 1)
     output = Path(args.output)
     save = _saver(output)  # before training, so a bad output path does not waste a fit
@@ -132,7 +141,7 @@ def _fit(args):
         validation = select_series(
             read_csv(args.validation_file, args.date_column), list(frame.columns), args.validation_file, hint
         )
-    if random_backbone and main_process():
+    if is_random and main_process():
         print(_random_backbone_line(model.llm, model.n_layers))
     try:
         model.fit(frame, X_val=validation, checkpoint=args.checkpoint)

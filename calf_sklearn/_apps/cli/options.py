@@ -18,6 +18,7 @@ __all__ = [
     "add_estimator_options",
     "backbone_config",
     "estimator_params",
+    "random_backbone",
 ]
 
 
@@ -69,6 +70,48 @@ def backbone_config(text):
     if not isinstance(config, dict):
         raise argparse.ArgumentTypeError("--backbone-config must hold a JSON object of GPT2Config fields")
     return config
+
+
+def random_backbone(llm):
+    """The configuration ``--backbone-random`` draws: the shape of ``--llm``, GPT-2 small's without it.
+
+    A well-known model's shape is built in (:data:`calf_sklearn.benchmark.PUBLISHED_SHAPES`);
+    any other hub id or folder lends the configuration it holds locally, never
+    its weights, and never over the network.
+
+    Parameters
+    ----------
+    llm : str or None
+        The ``--llm`` argument.
+
+    Returns
+    -------
+    dict
+        Configuration fields, with ``model_type``.
+
+    Raises
+    ------
+    CommandError
+        If no configuration of that name is known or on this machine.
+
+    Examples
+    --------
+    >>> random_backbone(None)["n_embd"], random_backbone("SmolLM-135M")["hidden_size"]
+    (768, 576)
+    """
+    from ..._torch.backbone import BackboneUnavailableError, backbone_config
+    from ..shapes import published_shape
+
+    try:
+        return published_shape(llm or "gpt2")
+    except ValueError as unknown:
+        try:
+            return backbone_config(llm, local_files_only=True).to_dict()
+        except (BackboneUnavailableError, ValueError) as error:
+            raise CommandError(
+                f"--backbone-random with --llm {llm!r}: {unknown} Its configuration is not on this "
+                f"machine either ({str(error).split('. ')[0]})."
+            ) from None
 
 
 # Constructor parameters spelled another way on the command line.
