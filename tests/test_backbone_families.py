@@ -288,3 +288,15 @@ def test_principal_words_of_a_large_vocabulary_need_no_copy_of_it(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < matrix_bytes / 4, f"peak {peak / 1e6:.1f} MB for a {matrix_bytes / 1e6:.1f} MB matrix"
+
+
+@pytest.mark.filterwarnings("ignore::calf_sklearn.precision.ReducedPrecisionWarning")  # slow on AVX2, says so
+@pytest.mark.parametrize("model_type", ["llama", "phi"])
+def test_rotary_family_trains_in_bfloat16(model_type):
+    """Reduced precision holds the frozen matrices of any family in bfloat16; forecasts stay near float32's."""
+    X = make_series(n_rows=160)
+    reference = CALFForecaster(**_params(model_type)).fit(X).predict()
+    model = CALFForecaster(**_params(model_type, precision="bfloat16")).fit(X)
+    forecast = model.predict()
+    assert np.all(np.isfinite(forecast)) and not np.array_equal(forecast, reference)
+    np.testing.assert_allclose(forecast, reference, atol=0.2)

@@ -36,11 +36,14 @@ class CALFForecaster(NetworkPicklingMixin, WindowForecaster):
         forecast recursively by :meth:`predict`.
     seq_len : int, default=96
         Look-back window length.
-    llm : str, path-like, dict or transformers.GPT2Config, default="gpt2"
+    llm : str, path-like, dict or transformers.PretrainedConfig, default="gpt2"
         The language model: a Hugging Face hub id, or a local folder saved
         with ``save_pretrained`` (both with ``pretrained=True``); or a
-        ``GPT2Config`` / dict of its fields for a randomly initialised
-        backbone of that shape (with ``pretrained=False``).
+        configuration (``GPT2Config``, ``LlamaConfig``, ..., or a dict of its
+        fields, with ``model_type`` unless GPT-2) for a randomly initialised
+        backbone of that shape (with ``pretrained=False``). GPT-2 (the
+        paper's), Llama, Qwen2, Mistral, GPT-NeoX and Phi models run; see
+        :func:`calf_sklearn.backbone.supported_families`.
     pretrained : bool, default=True
         Load published weights. ``False`` initialises the backbone randomly
         (from ``random_state``); it must be said explicitly, because a random
@@ -50,11 +53,12 @@ class CALFForecaster(NetworkPicklingMixin, WindowForecaster):
     local_files_only : bool, default=False
         Never contact the hub; use the local Hugging Face cache only.
     n_layers : int, default=6
-        GPT-2 blocks kept (the first ones).
+        Decoder blocks of the language model kept (the first ones).
     n_principal_words : int, default=500
         Number of principal word embeddings (at most the model width).
     lora_r, lora_alpha, lora_dropout : int, float, float, default=8, 32, 0.1
-        LoRA on the temporal branch's fused attention projection.
+        LoRA on the temporal branch's attention query, key and value
+        projections (GPT-2's fused ``c_attn``).
     task_loss, output_loss : {"l1", "smooth_l1", "mse", "smape", "mase"}, default="l1"
         Distance of the supervised and the output-consistency terms.
         ``"smape"`` (M4's sMAPE, which needs ``scaling=None``) and ``"mase"``

@@ -41,7 +41,7 @@ def add_fit(subparsers):
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=textwrap.dedent(
             """\
-            Train a CALFForecaster (GPT-2 fine-tuned the CALF way) on the series of a CSV file,
+            Train a CALFForecaster (a language model fine-tuned the CALF way) on the series of a CSV file,
             one row per time step and one column per series, oldest row first, and save it.
             The last --validation-size of the rows is held out, in time order, for early
             stopping, unless --validation-file gives a separate validation series. The

@@ -165,7 +165,8 @@ _METAVARS = {int: "N", float: "X", _number: "X"}
 
 # Help for parameters whose docstring speaks of what only Python can pass (objects, fit's X_val).
 _HELP = {
-    "llm": "Hugging Face hub id of a GPT-2, or a local folder saved with save_pretrained "
+    "llm": "Hugging Face hub id of a language model (GPT-2, Llama, Qwen2, Mistral, GPT-NeoX or Phi), "
+    "or a local folder saved with save_pretrained "
     "(--backbone-random trains a randomly initialised one instead).",
     "validation_size": "Fraction (e.g. 0.2) or number (e.g. 500) of the last rows held out for early "
     "stopping; 0 trains for --max-epochs and keeps the last weights.",
