@@ -9,6 +9,7 @@ estimator's whole life (fit, forecast, intervals, save and load, a
 
 import logging
 import pickle
+import re
 import tracemalloc
 import warnings
 
@@ -300,3 +301,14 @@ def test_rotary_family_trains_in_bfloat16(model_type):
     forecast = model.predict()
     assert np.all(np.isfinite(forecast)) and not np.array_equal(forecast, reference)
     np.testing.assert_allclose(forecast, reference, atol=0.2)
+
+
+def test_a_saved_file_naming_another_family_is_refused(tmp_path):
+    """A file whose configuration names an unsupported model_type builds nothing from it."""
+    path = tmp_path / "model.safetensors"
+    save_forecaster(CALFForecaster(**_params("gpt2")).fit(make_series(n_rows=160)), path)
+    data, count = re.subn(rb'(model_type\\*"\s*:\s*\\*")gpt2', rb"\1bert", path.read_bytes())
+    assert count >= 1
+    path.write_bytes(data)  # same length: the header's offsets hold
+    with pytest.raises(ValueError, match="'bert' model, which CALF does not support"):
+        load_forecaster(path)

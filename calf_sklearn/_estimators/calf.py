@@ -17,7 +17,7 @@ __all__ = ["CALFForecaster"]
 
 
 class CALFForecaster(NetworkPicklingMixin, WindowForecaster):
-    """Multivariate forecaster that fine-tunes GPT-2 the CALF way.
+    """Multivariate forecaster that fine-tunes GPT-2 (or another decoder LLM) the CALF way.
 
     CALF (Liu et al., arXiv 2403.07300) feeds each series' look-back window as
     one token to a GPT-2 fine-tuned with LoRA (the temporal branch), and

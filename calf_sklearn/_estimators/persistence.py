@@ -315,11 +315,15 @@ def _encode_params(params):
 def _decode_params(encoded):
     from transformers import CONFIG_MAPPING
 
+    from .._torch.families import backbone_family
+
     params = {}
     for name, item in encoded.items():
         ((kind, value),) = item.items()
         if kind in ("llm_config", "gpt2_config"):  # "gpt2_config": files written before other families
-            value = CONFIG_MAPPING[value.get("model_type", "gpt2")].from_dict(value)
+            # Only a supported family's configuration class is ever built from a file.
+            model_type = backbone_family(value.get("model_type", "gpt2")).model_type
+            value = CONFIG_MAPPING[model_type].from_dict(value)
         elif kind == "path":
             value = Path(value)
         params[name] = value
