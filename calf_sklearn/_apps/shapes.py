@@ -151,5 +151,5 @@ def published_shape(name):
             return copy.deepcopy(fields)
     raise ValueError(
         f"no published shape is known for {name!r}; known: {', '.join(PUBLISHED_SHAPES)}. "
-        "For another model, pass its configuration (a JSON object with model_type) instead."
+        "For another model, give its configuration fields (with model_type) instead."
     )

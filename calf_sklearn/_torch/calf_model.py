@@ -13,8 +13,12 @@ __all__ = ["build_calf_network", "llm_name"]
 
 
 def llm_name(llm):
-    """What names a backbone in the principal-word cache: its hub id or folder, else its type."""
-    return llm if isinstance(llm, str) else type(llm).__name__
+    """What names a backbone in the principal-word cache: its hub id or folder, else its family's configuration."""
+    if isinstance(llm, str):
+        return llm
+    if isinstance(llm, dict):
+        return f"random {llm.get('model_type', 'gpt2')} configuration"
+    return type(llm).__name__
 
 
 def build_calf_network(
