@@ -104,6 +104,41 @@ def test_unsupported_family_fails_at_once_listing_the_supported(llm, series, mon
         assert model_type in str(info.value)
 
 
+def test_a_published_config_json_is_accepted_as_a_dict():
+    """Keys a published config.json carries and the class interprets (rope_theta, torch_dtype) are not typos."""
+    fields = {
+        **TINY["qwen2"],
+        "rope_theta": 1000000.0,
+        "torch_dtype": "bfloat16",
+        "architectures": ["Qwen2ForCausalLM"],
+        "use_sliding_window": False,
+    }
+    config = backbone_config(fields)
+    assert config.rope_parameters["rope_theta"] == 1000000.0
+    neox = backbone_config({**TINY["gpt_neox"], "rotary_pct": 0.25, "rotary_emb_base": 10000})
+    assert neox.rope_parameters["partial_rotary_factor"] == 0.25
+    with pytest.raises(ValueError, match="'rope_thetta', which is not a Qwen2Config field"):
+        backbone_config({**TINY["qwen2"], "rope_thetta": 1.0})
+
+
+def test_random_weights_ignore_the_dtype_a_configuration_records():
+    """A configuration saved in bfloat16 draws the same float32 weights as one without a dtype."""
+    torch.manual_seed(0)
+    plain = load_backbone(dict(TINY["llama"]), pretrained=False, n_layers=2)
+    torch.manual_seed(0)
+    recorded = load_backbone({**TINY["llama"], "torch_dtype": "bfloat16"}, pretrained=False, n_layers=2)
+    for (name, a), (_, b) in zip(plain.state_dict().items(), recorded.state_dict().items()):
+        assert b.dtype == torch.float32
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
+def test_key_value_heads_must_divide_the_heads(series):
+    """Qwen2Config's default of 32 key-value heads under 4 attention heads is refused before building."""
+    llm = {k: v for k, v in TINY["qwen2"].items() if k != "num_key_value_heads"}
+    with pytest.raises(ValueError, match="4 attention heads are not a multiple of its 32 key-value heads"):
+        CALFForecaster(**tiny(llm=llm)).fit(series)
+
+
 def test_a_dict_key_of_another_family_is_refused():
     """A GPT-2 field in a Llama dict is a typo of the family's own names, and said so."""
     with pytest.raises(ValueError, match="'n_embd', which is not a LlamaConfig field.*hidden_size"):
@@ -201,6 +236,12 @@ def test_a_config_object_of_another_family_round_trips(tmp_path):
     save_forecaster(model, tmp_path / "qwen.safetensors")
     loaded = load_forecaster(tmp_path / "qwen.safetensors")
     assert type(loaded.llm).__name__ == "Qwen2Config" and loaded.llm.to_dict() == config.to_dict()
+    # GPT-2's configurations keep the key files had before other families, which older code reads.
+    assert b"llm_config" in (tmp_path / "qwen.safetensors").read_bytes()[:100_000]
+    gpt2 = CALFForecaster(**tiny(llm=backbone_config(TINY["gpt2"]), n_principal_words=8, max_epochs=1))
+    save_forecaster(gpt2.fit(make_series(n_rows=160)), tmp_path / "gpt2.safetensors")
+    header = (tmp_path / "gpt2.safetensors").read_bytes()[:100_000]
+    assert b"gpt2_config" in header and b"llm_config" not in header
     assert np.array_equal(loaded.predict(), model.predict())
 
 
@@ -256,6 +297,16 @@ def test_pretrained_folder_loads_the_kept_layers_quietly(model_type, tmp_path, c
     assert compared == len([name for name in expected if not name.startswith(layer_2)])
     words = principal_word_embeddings(family.input_embeddings(base).weight.detach().numpy(), 8)
     np.testing.assert_allclose(network.principal_words.numpy(), words, rtol=1e-5, atol=1e-5)
+
+
+def test_only_the_kept_layers_are_read(tmp_path, monkeypatch):
+    """The loader builds and fills the kept layers alone; nothing is cut afterwards."""
+    from calf_sklearn.backbone import BackboneFamily
+
+    _save_causal_lm("llama", tmp_path / "lm")
+    monkeypatch.setattr(BackboneFamily, "keep_layers", lambda self, model, n_layers: model)
+    model = load_backbone(str(tmp_path / "lm"), pretrained=True, n_layers=2)
+    assert len(model.layers) == 2 and model.config.num_hidden_layers == 2
 
 
 @pytest.mark.parametrize("model_type", ["llama", "gpt_neox"])

@@ -273,7 +273,6 @@ def test_help_of_predict(capsys):
         (["fit", "{bad}", "-o", "{dir}/m.joblib"], "cannot read"),
         (["fit", "{data}", "--columns", "a", "-o", "{dir}/no/m.joblib"], "does not exist"),
         (["fit", "{data}", "--columns", "a", "--validation-size", "1.5", "-o", "{dir}/m.joblib"], "1.5"),
-        (["fit", "{data}", "--columns", "a", "--llm", "x", "--backbone-random", "-o", "{dir}/m"], "--llm"),
         # --backbone-random takes a well-known model's shape from --llm, and fails before any weights.
         (
             [
@@ -292,9 +291,25 @@ def test_help_of_predict(capsys):
             ],
             "exceeds the backbone's 30 blocks",
         ),
+        # A name with no known shape and no local configuration: the message lists the known shapes.
         (
             ["fit", "{data}", "--columns", "a", "--llm", "x", "--backbone-random", "-o", "{dir}/m"],
             "Qwen2.5-0.5B",
+        ),
+        (
+            [
+                "fit",
+                "{data}",
+                "--columns",
+                "a",
+                "--llm",
+                "gpt2",
+                "--backbone-config",
+                "{{}}",
+                "-o",
+                "{dir}/m",
+            ],
+            "give one of the two",
         ),
         # The GPT-2 small shape (12 blocks) is the default random backbone; this fails before any weights.
         (

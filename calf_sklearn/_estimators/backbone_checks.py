@@ -48,3 +48,9 @@ def check_backbone_fits(config, *, n_layers, n_principal_words, n_series):
         )
     if width % heads:
         raise ValueError(f"The backbone's width {width} is not divisible by its {heads} heads.")
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    if heads % kv_heads:
+        raise ValueError(
+            f"The backbone's {heads} attention heads are not a multiple of its {kv_heads} "
+            "key-value heads; set num_key_value_heads to a divisor of num_attention_heads."
+        )

@@ -302,7 +302,9 @@ def _encode_params(params):
     encoded = {}
     for name, value in params.items():
         if isinstance(value, PretrainedConfig):
-            encoded[name] = {"llm_config": value.to_dict()}  # to_dict holds model_type
+            # GPT-2's key is the one files had before other families, so older code reads them.
+            kind = "gpt2_config" if value.model_type == "gpt2" else "llm_config"
+            encoded[name] = {kind: value.to_dict()}  # to_dict holds model_type
         elif isinstance(value, os.PathLike):
             encoded[name] = {"path": os.fspath(value)}
         elif isinstance(value, dict):

@@ -109,9 +109,17 @@ def _from_pretrained(loader, llm, revision, local_files_only, **kwargs):
         raise _unavailable(llm, revision, str(error).splitlines()[0]) from error
 
 
-def _check_config_keys(fields, config_class):
-    """Refuse keys the configuration does not know: a configuration would keep a typo silently."""
-    known = set(config_class().to_dict()) | set(config_class.attribute_map)
+def _check_config_keys(fields, config):
+    """Refuse keys the configuration does not know: a configuration would keep a typo silently.
+
+    A key is known when it is a field of the class, an alias of one, or a key
+    the class interprets on the way in (published ``config.json`` files carry
+    ``rope_theta``, ``rope_scaling``, ``torch_dtype``, ...: they become other
+    fields). An unknown key is one the class merely stores as it came.
+    """
+    config_class = type(config)
+    known = set(_default_fields(config_class)) | set(config_class.attribute_map)
+    known |= set(fields) - set(config.to_dict())
     common = config_class.attribute_map or {}
     names = ", ".join(
         common.get(name, name)
@@ -126,12 +134,17 @@ def _check_config_keys(fields, config_class):
 
 
 class _DropLoadReport(logging.Filter):
-    """Hold back transformers' load report: the weights of the dropped layers and of a
-    language-model head are expected to be left over, and :func:`_load_kept_layers`
-    reports what matters (weights the checkpoint lacks) itself."""
+    """Hold back transformers' load report when it lists only left-over and missing weights.
+
+    The weights of the dropped layers and of a language-model head are
+    expected to be left over (UNEXPECTED), and :func:`_load_kept_layers`
+    reports missing ones itself. A report of mismatched shapes or failed
+    conversions is let through: transformers raises after it and points at it.
+    """
 
     def filter(self, record):
-        return "LOAD REPORT" not in str(record.msg)
+        message = str(record.msg)
+        return "LOAD REPORT" not in message or "MISMATCH" in message or "CONVERSION" in message
 
 
 def _load_kept_layers(llm, revision, local_files_only, config):
@@ -297,10 +310,9 @@ def backbone_config(llm, *, revision=None, local_files_only=False):
     from transformers import AutoConfig
 
     if isinstance(llm, dict):
-        fields = dict(llm)
-        config_class = _config_class(fields.pop("model_type", "gpt2"))
-        _check_config_keys(fields, config_class)
-        return llm_config(llm)
+        config = llm_config(llm)
+        _check_config_keys({key: value for key, value in llm.items() if key != "model_type"}, config)
+        return config
     if _is_config(llm):
         _family(llm, llm)
         return llm_config(llm.to_dict())
@@ -344,6 +356,7 @@ def load_backbone(llm, *, pretrained, n_layers, revision=None, local_files_only=
     >>> type(model).__name__, len(model.h), model.config.n_layer
     ('GPT2Model', 2, 2)
     """
+    import torch
     from transformers import AutoModel
 
     config = backbone_config(llm, revision=revision, local_files_only=local_files_only)
@@ -358,5 +371,6 @@ def load_backbone(llm, *, pretrained, n_layers, revision=None, local_files_only=
         model = _load_kept_layers(llm, revision, local_files_only, kept)
         family.keep_layers(model, n_layers)  # a no-op unless the loader kept more
     else:
-        model = AutoModel.from_config(kept, attn_implementation="sdpa")
+        # float32 whatever dtype the configuration records, so a seed draws the same weights.
+        model = AutoModel.from_config(kept, attn_implementation="sdpa", dtype=torch.float32)
     return model.float()

@@ -92,7 +92,7 @@ def network_from_payload(cls, payload):
     # spent initialising weights that are overwritten at once.
     with torch.device("meta"):
         network = cls(
-            AutoModel.from_config(config, attn_implementation="sdpa"),
+            AutoModel.from_config(config, attn_implementation="sdpa", dtype=torch.float32),
             seq_len=payload["seq_len"],
             pred_len=payload["pred_len"],
             lora_r=0,
@@ -110,8 +110,11 @@ def _compute_derived_buffers(model):
     They follow from the configuration alone, so the family's own
     initialisation recomputes them.
     """
-    for module in model.modules():
+    for name, module in model.named_modules():
         if any(buffer.is_meta for buffer in module.buffers(recurse=False)):
+            if any(True for _ in module.parameters(recurse=False)):
+                # Initialising it would overwrite the weights just loaded.
+                raise RuntimeError(f"{name} holds weights and unsaved buffers; it cannot be rebuilt safely")
             module.to_empty(device="cpu", recurse=False)
             model._init_weights(module)
     left = [name for name, tensor in model.state_dict(keep_vars=True).items() if tensor.is_meta]
