@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .family import BackboneFamily
+from .llama import LAYOUT
 
 __all__ = ["FAMILY"]
 
@@ -10,11 +11,7 @@ FAMILY = BackboneFamily(
     model_type="mistral",
     name="Mistral",
     models="Mistral 7B, Mistral-derived small models",
-    embeddings="embed_tokens",
-    blocks="layers",
-    final_norm="norm",
-    norms=("input_layernorm", "post_attention_layernorm", "norm"),
-    lora_targets=("q_proj", "k_proj", "v_proj"),
+    **LAYOUT,
     differences=(
         "As Llama. The sliding attention window (4,096 tokens) never binds: CALF's sequence is "
         "the M series, far fewer."

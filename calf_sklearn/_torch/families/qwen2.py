@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .family import BackboneFamily
+from .llama import LAYOUT
 
 __all__ = ["FAMILY"]
 
@@ -10,11 +11,7 @@ FAMILY = BackboneFamily(
     model_type="qwen2",
     name="Qwen2",
     models="Qwen2, Qwen2.5",
-    embeddings="embed_tokens",
-    blocks="layers",
-    final_norm="norm",
-    norms=("input_layernorm", "post_attention_layernorm", "norm"),
-    lora_targets=("q_proj", "k_proj", "v_proj"),
+    **LAYOUT,
     differences=(
         "As Llama (rotary positions, RMSNorm, LoRA on q_proj, k_proj, v_proj); the projections' "
         "biases stay frozen, as GPT-2's c_attn bias does. The large vocabulary (151,936 words) "
