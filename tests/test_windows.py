@@ -159,3 +159,31 @@ def test_windowed_series_look_back_only():
 def test_windowed_series_rejects_non_2d_values():
     with pytest.raises(ValueError, match="2-D"):
         WindowedSeries(np.arange(10.0), seq_len=3, pred_len=1)
+
+
+def test_missing_values_masked_windows_and_network():
+    """NaN marks missing values: windows mask the targets and keep NaN look-backs, which both networks take."""
+    import torch
+
+    from calf_sklearn._series.windows import PanelWindows
+    from calf_sklearn._torch.dlinear import DLinearNetwork
+
+    rng = np.random.default_rng(0)
+    members = [rng.normal(size=(60, 3)), rng.normal(size=(40, 3))]
+    members[0][10:20, 1] = np.nan  # a gap in one series
+    members[1][rng.random((40, 3)) < 0.1] = np.nan  # scattered holes
+    windows = PanelWindows(members, seq_len=8, pred_len=4, missing=True)
+    total = len(windows)
+    dropped = windows.keep_observed(0.5)
+    assert 0 < dropped < total and len(windows) == total - dropped
+    x, y, mask = windows.batch(np.arange(len(windows)))
+    assert np.isnan(x).any() and not np.isnan(y).any()
+    assert (mask == 0).any() and (y[mask == 0] == 0).all()  # missing targets are 0 and masked out
+    # Every kept window has each series observed somewhere in its look-back.
+    assert (np.isfinite(x).any(axis=1)).all()
+    from conftest import tiny_network
+
+    net = tiny_network(seq_len=8, pred_len=4).eval()
+    with torch.no_grad():
+        assert torch.isfinite(net(torch.as_tensor(x, dtype=torch.float32))).all()
+    assert torch.isfinite(DLinearNetwork(8, 4)(torch.as_tensor(x, dtype=torch.float32))).all()

@@ -103,6 +103,10 @@ class WindowedSeries:
         Length of the future part (0 for look-back windows alone).
     stride : int, default=1
         Distance between the starts of consecutive windows.
+    missing : bool, default=False
+        Whether NaN marks missing values: then :meth:`batch` also returns a
+        mask of the observed targets, with the missing targets set to 0, and
+        leaves NaN in the look-backs (the network standardises around them).
 
     Attributes
     ----------
@@ -122,8 +126,9 @@ class WindowedSeries:
     array([16., 18.])
     """
 
-    def __init__(self, values, seq_len, pred_len, stride=1):
+    def __init__(self, values, seq_len, pred_len, stride=1, missing=False):
         values = np.asarray(values)
+        self.missing = bool(missing)
         if values.ndim != 2:
             raise ValueError(f"values must be 2-D (time, series), got shape {values.shape}")
         self.values = values
@@ -150,9 +155,11 @@ class WindowedSeries:
         Returns
         -------
         x : ndarray of shape (n, seq_len, n_series)
-            Look-backs.
+            Look-backs (NaN where missing, with ``missing=True``).
         y : ndarray of shape (n, pred_len, n_series)
-            The values that follow each look-back.
+            The values that follow each look-back (0 where missing).
+        mask : ndarray of shape (n, pred_len, n_series)
+            Only with ``missing=True``: 1 where ``y`` is observed, else 0.
 
         Examples
         --------
@@ -165,10 +172,55 @@ class WindowedSeries:
         (array([ 4.,  6.,  8., 10.]), array([12., 14.]))
         """
         windows = self._windows[self.starts[np.asarray(indices)]].transpose(0, 2, 1)
-        return (
-            np.ascontiguousarray(windows[:, : self.seq_len]),
-            np.ascontiguousarray(windows[:, self.seq_len :]),
-        )
+        x = np.ascontiguousarray(windows[:, : self.seq_len])
+        y = np.ascontiguousarray(windows[:, self.seq_len :])
+        if not self.missing:
+            return x, y
+        observed = ~np.isnan(y)
+        return x, np.where(observed, y, 0).astype(y.dtype), observed.astype(y.dtype)
+
+    def keep_observed(self, min_observed):
+        """Keep only the windows a masked fit can learn from; return how many were left out.
+
+        A window is kept when at least ``min_observed`` of its look-back
+        values are observed, every series has an observed look-back value
+        (a series with none cannot be standardised) and at least one target is
+        observed.
+
+        Parameters
+        ----------
+        min_observed : float
+            Smallest observed fraction of a look-back, in ``[0, 1]``.
+
+        Returns
+        -------
+        int
+            The number of windows left out.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> values = np.arange(20.0).reshape(10, 2)
+        >>> values[1:4, 0] = np.nan  # series 0 misses rows 1 to 3
+        >>> series = WindowedSeries(values, seq_len=3, pred_len=1, missing=True)
+        >>> series.keep_observed(0.5), series.starts.tolist()  # the window of rows 1-3 lacks series 0
+        (1, [0, 2, 3, 4, 5, 6])
+        >>> WindowedSeries(values, seq_len=3, pred_len=1, missing=True).keep_observed(0.7)  # 2 of 6: too few
+        3
+        >>> x, y, mask = series.batch([0])
+        >>> x[0, :, 0].tolist(), mask[0, :, 0].tolist()  # its target row 3 is missing
+        ([0.0, nan, nan], [0.0])
+        """
+        observed = np.concatenate([np.zeros((1, self.values.shape[1])), np.cumsum(~np.isnan(self.values), 0)])
+        starts, window = self.starts, self.seq_len + self.pred_len
+        look_back = observed[starts + self.seq_len] - observed[starts]
+        targets = (observed[starts + window] - observed[starts + self.seq_len]).sum(axis=1)
+        keep = look_back.sum(axis=1) >= min_observed * self.seq_len * self.values.shape[1]
+        keep &= (look_back.min(axis=1, initial=np.inf) > 0) & (targets > 0)
+        self.starts = starts[keep]
+        if hasattr(self, "member"):
+            self.member = self.member[keep]
+        return int((~keep).sum())
 
 
 def _front_padded(members, length, fill=0.0):
@@ -212,6 +264,8 @@ class PanelWindows(WindowedSeries):
         Without it, such members give no window.
     fill : float, default=0.0
         The value of the padding rows (NaN lets a caller tell them apart).
+    missing : bool, default=False
+        Whether NaN marks missing values (see :class:`WindowedSeries`).
 
     Attributes
     ----------
@@ -237,13 +291,13 @@ class PanelWindows(WindowedSeries):
     (array([0., 0., 1.]), array([1.]))
     """
 
-    def __init__(self, members, seq_len, pred_len, stride=1, pad=False, fill=0.0):
+    def __init__(self, members, seq_len, pred_len, stride=1, pad=False, fill=0.0, missing=False):
         window = int(seq_len) + int(pred_len)
         members = [np.asarray(member) for member in members]
         if pad:
             members = _front_padded(members, window, fill)
         values, offsets, lengths = _concatenated(members)
-        super().__init__(values, seq_len, pred_len, stride=1)
+        super().__init__(values, seq_len, pred_len, stride=1, missing=missing)
         counts = np.maximum(lengths - window + 1, 0)
         counts = -(-counts // int(stride))  # windows per member at this stride (ceil)
         self.member = np.repeat(np.arange(len(members)), counts)

@@ -20,20 +20,22 @@ _EPS = 1e-5
 
 
 def normalise(x):
-    """Per-window, per-series standardisation with detached statistics.
+    """Per-window, per-series standardisation with detached statistics; NaN marks a missing value.
 
     Parameters
     ----------
     x : Tensor of shape (B, L, M)
-        Look-back windows.
+        Look-back windows; NaN where a value is missing.
 
     Returns
     -------
     normalised : Tensor of shape (B, L, M)
-        ``(x - mean) / std``.
+        ``(x - mean) / std``, and 0 (the normalised mean) where ``x`` is missing.
     mean, std : Tensor of shape (B, 1, M)
-        The statistics over time (``std`` with a small epsilon), detached so
-        that no gradient flows through them.
+        The statistics over time of the observed values (``std`` with a
+        small epsilon), detached so that no gradient flows through them. A
+        series with no observed value in a window gets mean 0 and std
+        ``sqrt(eps)``.
 
     Examples
     --------
@@ -41,10 +43,23 @@ def normalise(x):
     >>> normalised, mean, std = normalise(x)
     >>> torch.allclose(normalised * std + mean, x, atol=1e-5), mean.shape
     (True, torch.Size([2, 1, 3]))
+    >>> gappy = x.clone()
+    >>> gappy[0, :12, 0] = float("nan")  # the statistics of the observed half
+    >>> normalised, mean, _ = normalise(gappy)
+    >>> torch.allclose(mean[0, 0, 0], x[0, 12:, 0].mean()), bool((normalised[0, :12, 0] == 0).all())
+    (True, True)
     """
-    mean = x.mean(dim=1, keepdim=True).detach()
-    std = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + _EPS).detach()
-    return (x - mean) / std, mean, std
+    missing = torch.isnan(x)
+    if not missing.any():  # the common case, exactly as without gaps
+        mean = x.mean(dim=1, keepdim=True).detach()
+        std = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + _EPS).detach()
+        return (x - mean) / std, mean, std
+    observed = ~missing
+    count = observed.sum(dim=1, keepdim=True).clamp(min=1)
+    mean = (torch.where(observed, x, 0).sum(dim=1, keepdim=True) / count).detach()
+    centred = torch.where(observed, x - mean, 0)
+    std = torch.sqrt(centred.square().sum(dim=1, keepdim=True) / count + _EPS).detach()
+    return centred / std, mean, std
 
 
 def is_branch_own(name, model_type="gpt2"):

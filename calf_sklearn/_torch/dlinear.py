@@ -12,7 +12,11 @@ from torch.nn import functional as F
 from .training.loop import TrainingLoop
 from .training.steps import DLinearStep
 
-__all__ = ["DLinearNetwork", "train_dlinear"]
+__all__ = [
+    "DLinearNetwork",
+    "fill_missing",
+    "train_dlinear",
+]
 
 
 class DLinearNetwork(nn.Module):
@@ -119,10 +123,47 @@ class DLinearNetwork(nn.Module):
         >>> # Freshly initialised, it forecasts each look-back's mean: a constant stays constant.
         >>> torch.allclose(net(torch.full((1, 24, 2), 3.0)), torch.full((1, 8, 2), 3.0))
         True
+        >>> gappy = torch.full((1, 24, 2), 3.0)
+        >>> gappy[0, 5:9] = float("nan")  # missing values: filled with the window's observed mean
+        >>> torch.allclose(net(gappy), torch.full((1, 8, 2), 3.0))
+        True
         """
-        remainder, trend = self.decompose(x)
+        remainder, trend = self.decompose(fill_missing(x))
         out = self.seasonal(remainder.transpose(1, 2)) + self.trend(trend.transpose(1, 2))
         return out.transpose(1, 2)
+
+
+def fill_missing(x):
+    """``x`` with each missing (NaN) value replaced by its window's observed mean of that series.
+
+    The linear layers need a number at every step; the observed mean is what
+    CALF's normalisation gives a missing value (0 after standardising). A
+    series with no observed value in a window becomes 0.
+
+    Parameters
+    ----------
+    x : Tensor of shape (B, L, M)
+        Look-back windows; NaN where a value is missing.
+
+    Returns
+    -------
+    Tensor of shape (B, L, M)
+        ``x`` itself when nothing is missing.
+
+    Examples
+    --------
+    >>> x = torch.tensor([[[1.0], [float("nan")], [3.0]]])
+    >>> fill_missing(x)[0, :, 0]
+    tensor([1., 2., 3.])
+    """
+    missing = torch.isnan(x)
+    if not missing.any():
+        return x
+    observed = ~missing
+    mean = torch.where(observed, x, 0).sum(dim=1, keepdim=True) / observed.sum(dim=1, keepdim=True).clamp(
+        min=1
+    )
+    return torch.where(observed, x, mean)
 
 
 def train_dlinear(
