@@ -896,3 +896,23 @@ def test_copies_and_clones_keep_or_drop_the_calibration(snaive_pair):
     duplicate = copy.deepcopy(model)
     _assert_same_intervals(duplicate.predict_interval(coverage=0.9), model.predict_interval(coverage=0.9))
     assert not hasattr(clone(model), "calibration_")
+
+
+def test_calibration_leaves_out_missing_targets_per_step_and_series():
+    """NaN errors (missing targets) drop out of their own step and series only; other columns are unchanged."""
+    from calf_sklearn._series.conformal import ConformalCalibration
+
+    rng = np.random.default_rng(0)
+    errors = rng.normal(size=(60, 3, 2))
+    gappy = errors.copy()
+    gappy[rng.random(60) < 0.3, 1, 0] = np.nan
+    complete = ConformalCalibration(errors, "absolute").half_width(0.9)
+    masked = ConformalCalibration(gappy, "absolute")
+    width = masked.half_width(0.9)
+    observed = errors[~np.isnan(gappy[:, 1, 0]), 1, 0]
+    expected = ConformalCalibration(observed[:, None, None], "absolute").half_width(0.9)[0, 0]
+    assert width[1, 0] == pytest.approx(expected)
+    untouched = np.ones_like(width, dtype=bool)
+    untouched[1, 0] = False
+    np.testing.assert_array_equal(width[untouched], complete[untouched])
+    assert masked.n_windows == len(observed) < 60

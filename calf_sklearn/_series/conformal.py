@@ -125,6 +125,10 @@ class ConformalCalibration:
     18.0
     >>> calibration.max_coverage
     0.95
+    >>> errors = np.arange(1.0, 21.0).reshape(20, 1, 1)
+    >>> errors[::2] = np.nan  # missing targets (NaN errors) are left out: 2, 4, ..., 20 remain
+    >>> float(ConformalCalibration(errors, "absolute").half_width(0.8)[0, 0])  # ceil(11 * 0.8) = the 9th of 10
+    18.0
     """
 
     def __init__(self, errors, method, spread=None):
@@ -147,16 +151,24 @@ class ConformalCalibration:
         calibration.method = checks.check_choice("interval_method", method, METHODS)
         return calibration
 
+    def _observed_counts(self):
+        """Observed (not NaN) scores of each step and series, shape (pred_len, n_series)."""
+        return np.sum(~np.isnan(self.scores), axis=0)
+
     @property
     def n_windows(self):
-        """Number of calibration windows.
+        """Number of calibration windows; where targets were missing, the fewest observed at any step and series.
 
         Examples
         --------
         >>> ConformalCalibration(np.zeros((4, 2, 1)), "absolute").n_windows
         4
+        >>> errors = np.zeros((4, 2, 1))
+        >>> errors[:2, 1, 0] = np.nan  # two windows miss the second step's target
+        >>> ConformalCalibration(errors, "absolute").n_windows
+        2
         """
-        return len(self.scores)
+        return int(self._observed_counts().min(initial=len(self.scores)))
 
     @property
     def max_coverage(self):
@@ -200,8 +212,10 @@ class ConformalCalibration:
         coverage = check_coverage(coverage)
         # The tolerance keeps float products such as 10 * 0.9 = 9.000000000000002
         # from costing a rank (or a window) that exact arithmetic would not.
-        rank = math.ceil((self.n_windows + 1) * coverage - _TOLERANCE)
-        if rank > self.n_windows:
+        # Each step and series ranks its own observed scores (NaN: a missing target, sorted last).
+        counts = self._observed_counts()
+        ranks = np.ceil((counts + 1) * coverage - _TOLERANCE).astype(np.int64)
+        if (ranks > counts).any():
             need = math.ceil(coverage / (1 - coverage) - _TOLERANCE)
             raise ValueError(
                 f"coverage={coverage} needs at least {need} calibration windows, but only "
@@ -209,7 +223,7 @@ class ConformalCalibration:
                 f"{self.max_coverage:.3f}). Hold out more rows for validation (validation_size) "
                 "or ask for a lower coverage."
             )
-        width = self.scores[rank - 1].astype(np.float64)
+        width = np.take_along_axis(self.scores, np.maximum(ranks - 1, 0)[None], axis=0)[0].astype(np.float64)
         if self.method == "absolute":
             return width if spread is None else np.broadcast_to(width, (len(spread), *width.shape))
         if spread is None:
