@@ -785,3 +785,20 @@ def test_recent_sampling_with_the_m4_settings_fits_and_is_reproducible(module_en
     # Another seed trains another model.
     other = CALFForecaster(**{**params, "random_state": 1}).fit(panel)
     assert not np.array_equal(other.predict()["long"], forecast["long"])
+
+
+def test_member_statistics_of_gappy_members_are_those_of_the_observed_values():
+    """NaN marks a missing value: each member's mean and scale are StandardScaler's, which ignores NaN."""
+    from sklearn.preprocessing import StandardScaler
+
+    from calf_sklearn._estimators.scaling import member_statistics
+
+    rng = np.random.default_rng(0)
+    members = [rng.normal(3, 2, size=(n, 3)) for n in (50, 80, 20)]
+    members[1][rng.random(80) < 0.3, 2] = np.nan
+    members[2][:5, 0] = np.nan
+    mean, scale = member_statistics([member.copy() for member in members])
+    for position, member in enumerate(members):
+        reference = StandardScaler().fit(member)
+        np.testing.assert_allclose(mean[position], reference.mean_)
+        np.testing.assert_allclose(scale[position], reference.scale_)

@@ -29,10 +29,16 @@ def member_statistics(members, chunk=4096):
         lengths = np.array([len(member) for member in part])
         offsets = np.r_[0, np.cumsum(lengths)[:-1]]
         joined = np.concatenate(part)
+        # NaN marks a missing value: the statistics are those of the observed values, as
+        # StandardScaler's; a series with none observed gets mean 0 and scale 1.
+        observed = ~np.isnan(joined)
+        counts = np.maximum(np.add.reduceat(observed, offsets, axis=0), 1)
+        joined[~observed] = 0.0
         with np.errstate(over="ignore", invalid="ignore"):
-            mean = np.add.reduceat(joined, offsets, axis=0) / lengths[:, None]
+            mean = np.add.reduceat(joined, offsets, axis=0) / counts
             joined -= np.repeat(mean, lengths, axis=0)  # the joined copy is ours: deviations in place
-            variance = np.add.reduceat(joined * joined, offsets, axis=0) / lengths[:, None]
+            joined[~observed] = 0.0
+            variance = np.add.reduceat(joined * joined, offsets, axis=0) / counts
         if not (np.isfinite(mean).all() and np.isfinite(variance).all()):
             raise ValueError(
                 "X's values are too large to standardise in float64 (their variance overflows); "
