@@ -14,7 +14,15 @@ from .._series import rules as seasonal
 from .._series.windows import ExpandingWindows, temporal_split
 from .._utils import checks
 from .base import WindowForecaster
-from .constraints import INTERVAL_METHODS, Boolean, Integer, Options, Real, validation_size_constraint
+from .constraints import (
+    INTERVAL_METHODS,
+    MISSING,
+    Boolean,
+    Integer,
+    Options,
+    Real,
+    validation_size_constraint,
+)
 from .fitting import Prepared
 
 __all__ = ["DLinearForecaster", "Naive2Forecaster", "NaiveForecaster", "SeasonalNaiveForecaster"]
@@ -421,6 +429,13 @@ class DLinearForecaster(WindowForecaster):
     interval_method : {"scaled", "absolute"}, default="scaled"
         Conformal scores of :meth:`predict_interval`, calibrated on the
         validation windows (see :mod:`calf_sklearn.intervals`).
+    missing : {"raise", "mask"}, default="raise"
+        What a missing value (NaN) means: refused, or masked out as in
+        :class:`~calf_sklearn.CALFForecaster` (a missing look-back value is
+        filled with its window's observed mean of that series).
+    min_observed : float, default=0.5
+        With ``missing="mask"``: the smallest observed fraction of a
+        window's look-back (see :class:`~calf_sklearn.CALFForecaster`).
     device : str, default="auto"
         ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     random_state : int, RandomState or None, default=None
@@ -472,6 +487,8 @@ class DLinearForecaster(WindowForecaster):
         window_stride=1,
         padding=False,
         interval_method="scaled",
+        missing="raise",
+        min_observed=0.5,
         device="auto",
         random_state=None,
         verbose=0,
@@ -487,6 +504,8 @@ class DLinearForecaster(WindowForecaster):
         self.window_stride = window_stride
         self.padding = padding
         self.interval_method = interval_method
+        self.missing = missing
+        self.min_observed = min_observed
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -498,6 +517,8 @@ class DLinearForecaster(WindowForecaster):
         "validation_size": validation_size_constraint,
         "padding": Boolean(),
         "interval_method": Options(INTERVAL_METHODS),
+        "missing": Options(MISSING),
+        "min_observed": Real(0.0, 1.0),
     }
 
     def _pads(self):

@@ -120,6 +120,18 @@ class CALFForecaster(NetworkPicklingMixin, WindowForecaster):
         Fraction (or number) of the last rows held out for early stopping.
         0 trains for ``max_epochs`` and keeps the last weights. Ignored when
         ``fit`` is given ``X_val``.
+    missing : {"raise", "mask"}, default="raise"
+        What a missing value (NaN) in the data means. ``"raise"`` refuses
+        it. ``"mask"`` accepts it anywhere: each look-back is standardised
+        with its observed values and a missing value enters the network at
+        the window's mean; training, early stopping, the intervals'
+        calibration and :meth:`evaluate` count observed targets only; and
+        training leaves out the windows ``min_observed`` names.
+    min_observed : float, default=0.5
+        With ``missing="mask"``: the smallest fraction of a training or
+        validation window's look-back values that must be observed. Windows
+        in which a series has no observed look-back value, or no target is
+        observed, are left out too.
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     precision : {"float32", "bfloat16", "float16"}, default="float32"
@@ -257,6 +269,8 @@ class CALFForecaster(NetworkPicklingMixin, WindowForecaster):
         max_epochs=20,
         patience=5,
         validation_size=0.2,
+        missing="raise",
+        min_observed=0.5,
         device="auto",
         precision="float32",
         compile=False,
@@ -296,6 +310,8 @@ class CALFForecaster(NetworkPicklingMixin, WindowForecaster):
         self.max_epochs = max_epochs
         self.patience = patience
         self.validation_size = validation_size
+        self.missing = missing
+        self.min_observed = min_observed
         self.device = device
         self.precision = precision
         self.compile = compile

@@ -149,6 +149,9 @@ WINDOW_SAMPLING = ("sliding", "recent")
 #: Scalings of the input series: standardised per series, or raw (None).
 SCALINGS = ("standard", None)
 
+#: What a missing value (NaN) means: refused, or masked out.
+MISSING = ("raise", "mask")
+
 #: A fraction of the rows, or a number of rows (of every member of a panel), held out.
 validation_size_constraint = Custom(checks.check_validation_size)
 
@@ -189,6 +192,8 @@ CALF_CONSTRAINTS = {
     "max_epochs": Integer(1),
     "patience": Integer(1),
     "validation_size": validation_size_constraint,
+    "missing": Options(MISSING),
+    "min_observed": Real(0.0, 1.0),
     "device": Unchecked(),
     "precision": Custom(_check_precision, _precisions),
     "compile": Boolean(),
@@ -249,9 +254,27 @@ def validate_params(estimator, constraints=CALF_CONSTRAINTS):
         constraint.check(name, getattr(estimator, name))
 
 
+def check_missing_params(estimator):
+    """Refuse what ``missing="mask"`` cannot be combined with, saying what to use instead."""
+    if getattr(estimator, "missing", "raise") != "mask":
+        return
+    if getattr(estimator, "window_sampling", "sliding") == "recent":
+        raise ValueError(
+            "missing='mask' needs window_sampling='sliding': the M4 protocol's recent windows "
+            "do not mask missing targets."
+        )
+    mase = [name for name in ("task_loss", "output_loss") if getattr(estimator, name, None) == "mase"]
+    if mase:
+        raise ValueError(
+            f"{mase[0]}='mase' scales by the look-back's seasonal differences, which missing "
+            "values leave undefined; with missing='mask' use 'l1', 'mse', 'smooth_l1' or 'smape'."
+        )
+
+
 def check_calf_params(estimator):
     """Validate a CALFForecaster's parameters: each against the table, then their combinations."""
     validate_params(estimator)
+    check_missing_params(estimator)
     est = estimator
     if est.task_weight == est.output_weight == est.feature_weight == 0:
         raise ValueError("task_weight, output_weight and feature_weight are all 0: nothing to train.")

@@ -172,20 +172,43 @@ class FitMixin:
         def scaled(parts):
             return [((part - m) / s).astype(np.float32) for part, m, s in zip(parts, mean, scale)]
 
-        pad = self._pads()
+        pad, masks = self._pads(), self._masks_missing()
         if self._samples_recent():
             train_windows = RecentWindows(scaled(train), self.seq_len, self.pred_len, self.history_size)
         else:
             train_windows = PanelWindows(
-                scaled(train), self.seq_len, self.pred_len, stride=self._window_stride(), pad=pad
+                scaled(train),
+                self.seq_len,
+                self.pred_len,
+                stride=self._window_stride(),
+                pad=pad,
+                missing=masks,
             )
+            if masks:
+                self._keep_observed(train_windows, self.min_observed, "training")
         validation_windows = scaled_validation = None
         if validation is not None:
             scaled_validation = scaled(validation)
-            validation_windows = PanelWindows(scaled_validation, self.seq_len, self.pred_len, pad=pad)
+            validation_windows = PanelWindows(
+                scaled_validation, self.seq_len, self.pred_len, pad=pad, missing=masks
+            )
+            if masks:
+                self._keep_observed(validation_windows, self.min_observed, "validation")
         return Prepared(
             data, train_windows, validation_windows, validation, scaled_validation, mean, scale, scaler, X_val
         )
+
+    def _keep_observed(self, windows, min_observed, part):
+        """Leave out the windows a masked fit cannot learn from; refuse when none is left."""
+        total = len(windows)
+        windows.keep_observed(min_observed)
+        if total and not len(windows):
+            raise ValueError(
+                f"None of the {total} {part} windows has enough observed values: each needs at least "
+                f"min_observed={min_observed} of its look-back observed, every series observed in its "
+                "look-back and one observed target. Lower min_observed, or pass longer stretches of "
+                "observed data."
+            )
 
     def _fitted_state(self, prepared):
         """The :class:`FittedState` of a fit whose model ``_fit`` has trained."""
@@ -240,8 +263,15 @@ class FitMixin:
         if not kept:
             return None
         windows = PanelWindows(
-            [members[p] for p in kept], self.seq_len, self.pred_len, pad=self._pads(), fill=np.nan
+            [members[p] for p in kept],
+            self.seq_len,
+            self.pred_len,
+            pad=self._pads(),
+            fill=np.nan,
+            missing=self._masks_missing(),
         )
+        if self._masks_missing():
+            windows.keep_observed(0.0)  # a window with an unobserved series cannot be forecast
         return windows, mean[kept], scale[kept]
 
     def _calibrate(self, source):
@@ -263,10 +293,15 @@ class FitMixin:
         chunk = self._scoring_batch()
         for start in range(0, len(windows), chunk):
             rows = np.arange(start, min(start + chunk, len(windows)))
-            x, y = windows.batch(rows)
+            x, y, *mask = windows.batch(rows)
             members = windows.member[rows]
-            yield self._forecast_for_scoring(x, mean[members], scale[members]) - y, x
+            error = self._forecast_for_scoring(x, mean[members], scale[members]) - y
+            if mask:  # missing targets: NaN errors, which calibration and scores leave out
+                error = np.where(mask[0] > 0, error, np.nan)
+            yield error, x
 
     def _forecast_for_scoring(self, windows, mean, scale):
-        """Scaled forecasts of scaled windows (NaN: padding); ``mean``/``scale`` (N, M) are their scaling."""
-        return self._forecast_scaled(np.nan_to_num(windows, nan=0.0)).astype(np.float64)
+        """Scaled forecasts of scaled windows (NaN: padding, or missing); ``mean``/``scale`` (N, M) are their scaling."""
+        if not self._masks_missing():
+            windows = np.nan_to_num(windows, nan=0.0)  # padding: zeros, as the M4 protocol pads
+        return self._forecast_scaled(windows).astype(np.float64)

@@ -50,7 +50,11 @@ class PredictMixin:
         """
         if mean is not None:
             mean, scale = mean[:, None], scale[:, None]
-        context = np.nan_to_num(self._scale(windows[:, -self.seq_len :], mean, scale), nan=0.0)
+        context = self._scale(windows[:, -self.seq_len :], mean, scale)
+        if self._masks_missing():
+            self._check_look_backs(context)
+        else:
+            context = np.nan_to_num(context, nan=0.0)
         rounds = math.ceil(horizon / self.pred_len)
         if rounds > 1:
             warnings.warn(
@@ -66,6 +70,19 @@ class PredictMixin:
             pieces.append(piece)
             context = np.concatenate([context, piece], axis=1)[:, -self.seq_len :]
         return self._unscale(np.concatenate(pieces, axis=1)[:, :horizon], mean, scale)
+
+    def _check_look_backs(self, context):
+        """Refuse a look-back in which a series has no observed value: its forecast would be a guess."""
+        empty = np.argwhere(np.isnan(context).all(axis=1))
+        if len(empty):
+            window, series = empty[0]
+            names = getattr(self, "feature_names_in_", None)
+            label = repr(names[series]) if names is not None else str(series)
+            raise ValueError(
+                f"The look-back of window {window} has no observed value of series {label} in its "
+                f"last seq_len={self.seq_len} rows; forecast after a point where every series has "
+                "been observed at least once in the look-back."
+            )
 
     def _check_horizon(self, horizon):
         if horizon is None:
@@ -149,7 +166,7 @@ class PredictMixin:
             isinstance(X, (list, tuple)) and not panel.is_panel(X) and np.ndim(X) == 3
         ):
             windows = check_array(X, allow_nd=True, dtype=np.float64, ensure_all_finite=False)
-            check_finite(windows, "X")
+            check_finite(windows, "X", missing=getattr(self, "missing", None))
             if windows.shape[2] != self.n_features_in_ or windows.shape[1] < self.seq_len:
                 raise ValueError(
                     f"3-D X must have shape (n_windows, >= seq_len={self.seq_len}, "

@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_array, validate_data
 from .._series import panel
 from .._series.time_index import check_time_index
 from .._utils import checks
-from .constraints import validate_params
+from .constraints import check_missing_params, validate_params
 
 
 def check_numeric_columns(frame, name="X"):
@@ -42,20 +42,48 @@ def check_numeric_columns(frame, name="X"):
             ) from None
 
 
-def check_finite(values, name="X", columns=None):
-    """Refuse NaN and infinite values, saying how many and where the first one is."""
+def check_finite(values, name="X", columns=None, *, missing=None):
+    """Refuse NaN and infinite values, saying how many and where the first one is.
+
+    ``missing``: the estimator's ``missing`` parameter, if it has one. With
+    ``"mask"`` NaN is allowed (infinite values are not, nor a series with no
+    observed value at all); with ``"raise"`` the message names that remedy.
+    """
     finite = np.isfinite(values)
+    if missing == "mask":
+        finite |= np.isnan(values)
     if finite.all():
+        if missing == "mask":
+            _check_observed(values, name, columns)
         return
     n_nan, n_inf = int(np.isnan(values).sum()), int(np.isinf(values).sum())
     where = np.argwhere(~finite)[0]
     series = where[-1] if columns is None else repr(columns[where[-1]])
     place = f"row {where[-2]}, series {series}" + (f", window {where[0]}" if values.ndim == 3 else "")
+    if missing == "mask":
+        raise ValueError(
+            f"{name} contains {n_inf} infinite value(s) (first at {place}); missing='mask' "
+            "accepts NaN as a missing value, but not infinity. Replace them with NaN."
+        )
+    fix = "Fill the gaps first (e.g. DataFrame.interpolate() or .ffill()) or cut the series before them."
+    if missing is not None and n_nan:
+        fix = f"Pass missing='mask' to learn around the missing values, or: {fix[0].lower()}{fix[1:]}"
     raise ValueError(
         f"{name} contains {n_nan} NaN and {n_inf} infinite value(s) (first at {place}); the "
-        "forecaster needs complete series. Fill the gaps first (e.g. DataFrame.interpolate() "
-        "or .ffill()) or cut the series before them."
+        f"forecaster needs complete series. {fix}"
     )
+
+
+def _check_observed(values, name, columns):
+    """Refuse a series with no observed value: nothing can standardise or forecast it."""
+    flat = values.reshape(-1, values.shape[-1]) if values.ndim == 3 else values
+    empty = np.flatnonzero(np.isnan(flat).all(axis=0))
+    if len(flat) and len(empty):
+        series = empty[0] if columns is None else repr(columns[empty[0]])
+        raise ValueError(
+            f"{name}'s series {series} has no observed value (all NaN); drop it, or fill some "
+            "of it, before fitting or forecasting."
+        )
 
 
 class Input(NamedTuple):
@@ -86,6 +114,11 @@ class InputMixin:
     def _validate_params(self):
         """Check every parameter against ``_parameter_constraints``; subclasses add combinations."""
         validate_params(self, self._parameter_constraints)
+        check_missing_params(self)
+
+    def _masks_missing(self):
+        """Whether NaN marks a missing value (``missing="mask"``) rather than an error."""
+        return getattr(self, "missing", "raise") == "mask"
 
     def set_params(self, **params):
         """Set parameters; an unknown name is refused with the closest valid one.
@@ -160,7 +193,7 @@ class InputMixin:
             raise ValueError(
                 f"{prefix}{str(error).rstrip()}{separator}Pass {seen}, in the order used in fit."
             ) from None
-        check_finite(values, name, columns)
+        check_finite(values, name, columns, missing=getattr(self, "missing", None))
         return values, {"kind": kind, "columns": columns, "index": index, "name": series_name}
 
     def _validate_input(self, X, *, reset, labels=True, name="X"):
@@ -192,7 +225,7 @@ class InputMixin:
         if isinstance(X_val, pd.DataFrame):
             check_numeric_columns(X_val, name)
         values = check_array(X_val, dtype=np.float64, ensure_all_finite=False, input_name=name)
-        check_finite(values, name, getattr(X_val, "columns", None))
+        check_finite(values, name, getattr(X_val, "columns", None), missing=getattr(self, "missing", None))
         if values.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"{name} has {values.shape[1]} series but X has {self.n_features_in_}; "

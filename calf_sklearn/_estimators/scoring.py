@@ -61,13 +61,24 @@ class ScoringMixin:
         scaled = [self._scale(values, m, s) for values, m, s in zip(data.values, mean, scale)]
         # NaN marks padding, so that a model of raw values can tell it from data.
         windows = PanelWindows(
-            scaled, self.seq_len, self.pred_len, stride=stride, pad=self._pads(), fill=np.nan
+            scaled,
+            self.seq_len,
+            self.pred_len,
+            stride=stride,
+            pad=self._pads(),
+            fill=np.nan,
+            missing=self._masks_missing(),
         )
-        squared = absolute = 0.0
+        if self._masks_missing():
+            windows.keep_observed(0.0)  # scored: windows with every series observed and a target
+        squared = absolute = count = 0.0
         for error, _ in self._window_errors(windows, mean, scale):
-            squared += float(np.square(error).sum())
-            absolute += float(np.abs(error).sum())
-        count = len(windows) * self.pred_len * self.n_features_in_
+            observed = ~np.isnan(error)  # a missing target scores nothing
+            squared += float(np.square(error[observed]).sum())
+            absolute += float(np.abs(error[observed]).sum())
+            count += int(observed.sum())
+        if not count:
+            raise ValueError("X has no window with an observed target to score.")
         return {"mse": squared / count, "mae": absolute / count, "n_windows": len(windows)}
 
     def score(self, X, y=None):

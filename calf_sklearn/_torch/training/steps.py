@@ -288,11 +288,13 @@ class DLinearStep:
             The look-backs (unused: the MSE needs no context).
         y : Tensor of shape (B, P, M)
             The targets.
-        mask : None
-            DLinear trains on complete windows only.
+        mask : Tensor of shape (B, P, M), default=None
+            1 where a target is observed: the MSE is then the mean over the
+            observed targets (missing values, ``missing="mask"``).
         share : tuple of float, default=None
             For a data-parallel share of a batch: its fraction of the batch's
-            windows (first) and elements; the MSE is weighted by the first.
+            windows (first) and of its observed targets (second); the MSE is
+            weighted by the first, or by the second given a mask.
 
         Returns
         -------
@@ -301,19 +303,12 @@ class DLinearStep:
         terms : dict
             Empty.
 
-        Raises
-        ------
-        ValueError
-            If the windows come with a mask.
-
         """
-        if mask is not None:
-            raise ValueError(
-                "DLinear trains on complete windows; this window source gives masks. "
-                "Pass a source whose batch() returns (x, y)."
-            )
-        loss = F.mse_loss(outputs, y)
-        return (loss if share is None else loss * share[0]), {}
+        if mask is None:
+            loss = F.mse_loss(outputs, y)
+            return (loss if share is None else loss * share[0]), {}
+        loss = choose_loss("loss", "mse")(outputs, y, mask=mask)
+        return (loss if share is None else loss * share[1]), {}
 
     def state_dict(self):
         """The optimiser's and the schedule's state.

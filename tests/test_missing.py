@@ -1,0 +1,156 @@
+"""Missing values: missing="raise" refuses them naming the remedy, missing="mask" learns around them (issue 22)."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import make_series, tiny
+from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
+
+from calf_sklearn import CALFForecaster
+from calf_sklearn._series.windows import WindowedSeries
+from calf_sklearn.baselines import DLinearForecaster
+from calf_sklearn.persistence import load_forecaster, save_forecaster
+
+
+def _gappy(X, seed=0, fraction=0.1):
+    """X with ``fraction`` of its values removed at random and one series out for 20 rows."""
+    rng = np.random.default_rng(seed)
+    gappy = X.copy()
+    gappy[rng.random(X.shape) < fraction] = np.nan
+    gappy[100:120, 1] = np.nan
+    return gappy
+
+
+def _calf(**overrides):
+    return CALFForecaster(**tiny(max_epochs=1, **overrides))
+
+
+def _dlinear(**overrides):
+    return DLinearForecaster(
+        **{"pred_len": 8, "seq_len": 24, "max_epochs": 2, "random_state": 0, **overrides}
+    )
+
+
+FORECASTERS = {"calf": _calf, "dlinear": _dlinear}
+
+
+@pytest.mark.parametrize("make", FORECASTERS.values(), ids=FORECASTERS)
+def test_raise_refuses_nan_and_names_the_remedy(make):
+    with pytest.raises(ValueError, match=r"NaN .*first at row \d+, series \d.*Pass missing='mask'"):
+        make().fit(_gappy(make_series(300)))
+
+
+@pytest.mark.parametrize("make", FORECASTERS.values(), ids=FORECASTERS)
+def test_mask_fits_forecasts_and_calibrates_around_gaps(make, tmp_path):
+    X = _gappy(make_series(300))
+    original = X.copy()
+    model = make(missing="mask").fit(X)
+    np.testing.assert_array_equal(X, original)  # the caller's data is not touched
+    forecast = model.predict()
+    assert forecast.shape == (8, 3) and np.isfinite(forecast).all()
+    point, (lower, upper) = model.predict_with_interval(coverage=0.8)
+    assert np.isfinite(lower).all() and (lower <= point).all() and (point <= upper).all()
+    look_back = X[-60:]
+    assert np.isnan(look_back).any() and np.isfinite(model.predict(look_back)).all()
+    # Saved and pickled models forecast gappy look-backs identically.
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.predict(look_back), model.predict(look_back))
+    if isinstance(model, CALFForecaster):
+        save_forecaster(model, tmp_path / "m.safetensors")
+        loaded = load_forecaster(tmp_path / "m.safetensors")
+        assert loaded.missing == "mask"
+        np.testing.assert_array_equal(loaded.predict(look_back), model.predict(look_back))
+
+
+@pytest.mark.parametrize("make", FORECASTERS.values(), ids=FORECASTERS)
+def test_mask_on_complete_data_is_the_unmasked_fit(make):
+    """Without a NaN, missing='mask' changes nothing: the same windows, statistics and forecasts."""
+    X = make_series(300)
+    plain, masked = make().fit(X), make(missing="mask").fit(X)
+    np.testing.assert_array_equal(plain.predict(), masked.predict())
+    assert plain.evaluate(X[-100:]) == masked.evaluate(X[-100:])
+
+
+def test_evaluate_scores_observed_targets_only():
+    """evaluate's MSE is the mean over observed targets of the forecasts of the scored windows."""
+    X = _gappy(make_series(300), seed=1)
+    X[100:135, 1] = np.nan  # longer than a look-back: windows inside it cannot be forecast
+    model = _calf(missing="mask", scaling=None).fit(X[:220])
+    test = X[60:]
+    scores = model.evaluate(test)
+    windows = WindowedSeries(test, 24, 8, missing=True)
+    windows.keep_observed(0.0)
+    x, y, mask = windows.batch(np.arange(len(windows)))
+    errors = (model.predict(x) - y)[mask > 0]
+    assert scores["n_windows"] == len(windows) < len(test) - 31
+    assert scores["mse"] == pytest.approx(np.mean(errors**2), rel=1e-6)
+    assert scores["mae"] == pytest.approx(np.mean(np.abs(errors)), rel=1e-6)
+
+
+def test_windows_with_too_few_observed_values_are_left_out():
+    """min_observed=1 keeps only complete look-backs; none left is a clear error."""
+    X = make_series(300)
+    X[::5, 0] = np.nan  # every look-back of 24 rows misses some of series 0
+    with pytest.raises(ValueError, match=r"None of the \d+ training windows .*min_observed=1.0"):
+        _dlinear(missing="mask", min_observed=1.0).fit(X)
+    assert np.isfinite(_dlinear(missing="mask", min_observed=0.9).fit(X).predict()).all()
+
+
+def test_unforecastable_inputs_are_refused():
+    X = _gappy(make_series(300))
+    model = _dlinear(missing="mask").fit(X)
+    look_back = X[-30:].copy()
+    look_back[-24:, 2] = np.nan
+    with pytest.raises(ValueError, match="no observed value of series 2 in its last seq_len=24 rows"):
+        model.predict(look_back)
+    empty = X.copy()
+    empty[:, 0] = np.nan
+    with pytest.raises(ValueError, match="series 0 has no observed value"):
+        _dlinear(missing="mask").fit(empty)
+    infinite = X.copy()
+    infinite[5, 1] = np.inf
+    with pytest.raises(ValueError, match="accepts NaN as a missing value, but not infinity"):
+        _dlinear(missing="mask").fit(infinite)
+
+
+def test_mask_refuses_what_it_cannot_mask():
+    X = _gappy(make_series(300))
+    with pytest.raises(ValueError, match="needs window_sampling='sliding'"):
+        _calf(missing="mask", window_sampling="recent").fit(X)
+    with pytest.raises(ValueError, match="task_loss='mase'.*missing values leave undefined"):
+        _calf(missing="mask", task_loss="mase").fit(X)
+    with pytest.raises(ValueError, match="missing"):
+        _calf(missing="drop").fit(X)
+
+
+def test_a_panel_with_gaps():
+    """Members with gaps of their own, scaled by their observed values, forecast one by one."""
+    members = {"a": _gappy(make_series(240, seed=1), seed=2), "b": _gappy(make_series(200, seed=3), seed=4)}
+    model = _dlinear(missing="mask").fit(members)
+    forecasts = model.predict()
+    assert sorted(forecasts) == ["a", "b"] and all(np.isfinite(f).all() for f in forecasts.values())
+    assert np.isfinite(model.member_mean_).all() and np.isfinite(model.member_scale_).all()
+
+
+def test_grid_search_with_gaps():
+    """GridSearchCV scores each split by the observed targets of its held-out rows."""
+    X = _gappy(make_series(400))
+    search = GridSearchCV(
+        _dlinear(missing="mask", max_epochs=1), {"learning_rate": [1e-3, 5e-3]}, cv=TimeSeriesSplit(2)
+    ).fit(X)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    assert search.best_estimator_.missing == "mask"
+
+
+def test_a_data_frame_with_gaps_keeps_its_labels():
+    frame = pd.DataFrame(
+        _gappy(make_series(300)),
+        columns=["x", "y", "z"],
+        index=pd.date_range("2024-01-01", periods=300, freq="h"),
+    )
+    forecast = _dlinear(missing="mask").fit(frame).predict()
+    assert list(forecast.columns) == ["x", "y", "z"] and forecast.index[0] == frame.index[-1] + pd.Timedelta(
+        "1h"
+    )
