@@ -154,3 +154,14 @@ def test_a_data_frame_with_gaps_keeps_its_labels():
     assert list(forecast.columns) == ["x", "y", "z"] and forecast.index[0] == frame.index[-1] + pd.Timedelta(
         "1h"
     )
+
+
+def test_skipped_time_stamps_become_missing_rows():
+    """Under mask, a DatetimeIndex that skips steps is filled in with NaN rows (and says how many)."""
+    index = pd.date_range("2024-01-01", periods=320, freq="h")
+    frame = pd.DataFrame(make_series(320), columns=["x", "y", "z"], index=index).drop(index[150:170])
+    with pytest.warns(UserWarning, match="skips 20 time stamp.*added as rows of missing values"):
+        model = _dlinear(missing="mask").fit(frame)
+    assert model.n_features_in_ == 3 and model.predict().index[0] == index[-1] + pd.Timedelta("1h")
+    with pytest.warns(UserWarning, match="irregular steps.*Pass missing='mask' to add the skipped time stamps"):
+        _dlinear().fit(frame)

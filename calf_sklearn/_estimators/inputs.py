@@ -8,6 +8,7 @@ feature-name checks are the ones scikit-learn users know.
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import ClassVar, NamedTuple
 
 import numpy as np
@@ -15,7 +16,7 @@ import pandas as pd
 from sklearn.utils.validation import check_array, validate_data
 
 from .._series import panel
-from .._series.time_index import check_time_index
+from .._series.time_index import check_time_index, regular_grid
 from .._utils import checks
 from .constraints import check_missing_params, validate_params
 
@@ -171,8 +172,9 @@ class InputMixin:
             kind, series_name, X = "series", X.name, X.to_frame()
         if isinstance(X, pd.DataFrame):
             kind = "frame" if kind == "array" else kind
+            X = self._fill_time_gaps(X, name)
             index, columns = X.index, X.columns
-            check_time_index(index, name=name, continued=labels)
+            check_time_index(index, name=name, continued=labels, missing=getattr(self, "missing", None))
             check_numeric_columns(X, name)
         if getattr(X, "shape", (None,))[0] == 0 or (isinstance(X, (list, tuple)) and len(X) == 0):
             raise ValueError(
@@ -195,6 +197,19 @@ class InputMixin:
             ) from None
         check_finite(values, name, columns, missing=getattr(self, "missing", None))
         return values, {"kind": kind, "columns": columns, "index": index, "name": series_name}
+
+    def _fill_time_gaps(self, frame, name):
+        """Under ``missing="mask"``, a frame whose time index skips steps, with those steps added as NaN rows."""
+        grid = regular_grid(frame.index) if self._masks_missing() else None
+        if grid is None:
+            return frame
+        warnings.warn(
+            f"{name}'s {type(frame.index).__name__} skips {len(grid) - len(frame)} time stamp(s); "
+            "with missing='mask' they are added as rows of missing values.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return frame.reindex(grid)
 
     def _validate_input(self, X, *, reset, labels=True, name="X"):
         """One series or a panel, validated member by member (see :mod:`calf_sklearn.panel`)."""

@@ -59,7 +59,43 @@ def _has_gaps(index):
     return len(index) > 2 and _frequency(index) is None
 
 
-def check_time_index(index, name="X", continued=True):
+def regular_grid(index):
+    """The evenly spaced index that ``index``'s gaps skip steps of, or ``None`` if there is none.
+
+    The grid runs from the first to the last label at the most common step (a
+    PeriodIndex: at its frequency). ``None`` when the index has no gaps, is
+    not a time index, or has labels off that grid (uneven steps, not gaps).
+
+    Parameters
+    ----------
+    index : pandas.Index
+        A sorted index without repeats.
+
+    Returns
+    -------
+    pandas.Index or None
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> index = pd.DatetimeIndex(["2024-01-01 00:00", "2024-01-01 01:00", "2024-01-01 04:00"])
+    >>> len(regular_grid(index))  # 02:00 and 03:00 are missing
+    5
+    >>> regular_grid(pd.date_range("2024-01-01", periods=5, freq="h")) is None
+    True
+    """
+    if not isinstance(index, _TIME_INDEXES) or not _has_gaps(index):
+        return None
+    if isinstance(index, pd.PeriodIndex):
+        grid = pd.period_range(index[0], index[-1], freq=index.freq)
+    elif isinstance(index, pd.DatetimeIndex):
+        grid = pd.date_range(index[0], index[-1], freq=_common_step(index), tz=index.tz, name=index.name)
+    else:
+        grid = pd.timedelta_range(index[0], index[-1], freq=_common_step(index), name=index.name)
+    return grid if index.isin(grid).all() else None
+
+
+def check_time_index(index, name="X", continued=True, missing=None):
     """Reject a time index that is unsorted or repeats; warn if it has gaps or cannot be continued.
 
     Rows are taken as equally spaced steps, so an irregular index is accepted
@@ -67,6 +103,8 @@ def check_time_index(index, name="X", continued=True):
     PeriodIndex: at its frequency). An index that is neither a time index nor
     integer labels is accepted, with a warning that forecasts are labelled by
     row position when ``continued`` says forecasts will be labelled from it.
+    ``missing="raise"`` (an estimator's setting): the gaps warning also says
+    that ``missing="mask"`` would add the skipped time stamps as missing rows.
     """
     kind = type(index).__name__
     if isinstance(index, _TIME_INDEXES):
@@ -82,9 +120,12 @@ def check_time_index(index, name="X", continued=True):
             )
         if _has_gaps(index):
             step = index.freqstr if isinstance(index, pd.PeriodIndex) else _common_step(index)
+            hint = ""
+            if missing == "raise" and regular_grid(index) is not None:
+                hint = " Pass missing='mask' to add the skipped time stamps as rows of missing values."
             warnings.warn(
                 f"{name}'s {kind} has irregular steps; rows are treated as equally "
-                f"spaced and forecasts are stamped every {step}.",
+                f"spaced and forecasts are stamped every {step}.{hint}",
                 UserWarning,
                 stacklevel=3,
             )
