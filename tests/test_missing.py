@@ -1,7 +1,10 @@
 """Missing values: missing="raise" refuses them naming the remedy, missing="mask" learns around them (issue 22)."""
 
+import contextlib
+import io
 import pickle
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +14,7 @@ from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from calf_sklearn import CALFForecaster
 from calf_sklearn._series.windows import WindowedSeries
 from calf_sklearn.baselines import DLinearForecaster
+from calf_sklearn.cli import main
 from calf_sklearn.persistence import load_forecaster, save_forecaster
 
 
@@ -163,5 +167,25 @@ def test_skipped_time_stamps_become_missing_rows():
     with pytest.warns(UserWarning, match="skips 20 time stamp.*added as rows of missing values"):
         model = _dlinear(missing="mask").fit(frame)
     assert model.n_features_in_ == 3 and model.predict().index[0] == index[-1] + pd.Timedelta("1h")
-    with pytest.warns(UserWarning, match="irregular steps.*Pass missing='mask' to add the skipped time stamps"):
+    with pytest.warns(
+        UserWarning, match="irregular steps.*Pass missing='mask' to add the skipped time stamps"
+    ):
         _dlinear().fit(frame)
+
+
+def test_the_command_line_fits_a_csv_with_empty_cells(tmp_path):
+    """`calf-sklearn fit --missing mask` reads empty cells as missing values."""
+    frame = pd.DataFrame(_gappy(make_series(300)), columns=["a", "b", "c"])
+    frame.index = pd.date_range("2024-01-01", periods=300, freq="h", name="date")
+    frame.to_csv(tmp_path / "data.csv")
+    assert ",," in (tmp_path / "data.csv").read_text()  # the gaps are empty cells
+    argv = ["fit", str(tmp_path / "data.csv"), "-o", str(tmp_path / "m.joblib"), "--quiet"]
+    options = ["--backbone-random", "--backbone-config", '{"n_embd": 16, "n_layer": 1, "n_head": 2}']
+    options += ["--n-layers", "1", "--n-principal-words", "4", "--max-epochs", "1"]
+    options += ["--seq-len", "24", "--pred-len", "8", "--missing", "mask", "--min-observed", "0.6"]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(argv + options)
+    assert status == 0, err.getvalue()
+    model = joblib.load(tmp_path / "m.joblib")
+    assert (model.missing, model.min_observed) == ("mask", 0.6)
