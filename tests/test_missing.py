@@ -189,3 +189,64 @@ def test_the_command_line_fits_a_csv_with_empty_cells(tmp_path):
     assert status == 0, err.getvalue()
     model = joblib.load(tmp_path / "m.joblib")
     assert (model.missing, model.min_observed) == ("mask", 0.6)
+
+
+def test_mask_refuses_padding():
+    with pytest.raises(ValueError, match="does not combine with padding=True"):
+        _dlinear(missing="mask", padding=True).fit(_gappy(make_series(300)))
+
+
+def test_nan_forecasts_are_not_taken_for_missing_targets(monkeypatch):
+    """A forecast gone NaN still poisons the score; only a missing target is left out."""
+    X = _gappy(make_series(300))
+    model = _dlinear(missing="mask").fit(X)
+    assert np.isfinite(model.evaluate(X[-100:])["mse"])
+    monkeypatch.setattr(
+        type(model), "_forecast_scaled", lambda self, windows: np.full((len(windows), 8, 3), np.nan)
+    )
+    assert np.isnan(model.evaluate(X[-100:])["mse"])
+
+
+def test_statistics_of_a_complete_series_do_not_depend_on_its_batch():
+    import torch
+
+    from calf_sklearn._torch.branches import normalise
+
+    complete = torch.randn(1, 24, 2)
+    gappy = torch.randn(1, 24, 2)
+    gappy[0, 3:6, 1] = float("nan")
+    alone = normalise(complete)
+    together = normalise(torch.cat([complete, gappy]))
+    for a, b in zip(alone, together):
+        assert torch.equal(a[0], b[0])
+
+
+def test_a_window_exactly_at_min_observed_is_kept():
+    """14 of 100 look-back values observed meets min_observed=0.14, though 0.14 * 100 > 14 in floats."""
+    values = np.full((101, 1), np.nan)
+    values[:14] = 1.0
+    values[100] = 2.0  # the target
+    series = WindowedSeries(values, seq_len=100, pred_len=1, missing=True)
+    assert 0.14 * 100 > 14 and series.keep_observed(0.14) == 0 and len(series) == 1
+
+
+def test_gaps_in_validation_rows_and_training_rows():
+    index = pd.date_range("2024-01-01", periods=300, freq="h")
+    frame = pd.DataFrame(make_series(300), columns=["x", "y", "z"], index=index)
+    train, validation = frame.iloc[:220], frame.iloc[200:].drop(index[250:255])
+    with pytest.warns(UserWarning, match="X_val's DatetimeIndex skips 5 time stamp"):
+        _dlinear(missing="mask").fit(train, X_val=validation)
+    unobserved = frame.copy()
+    unobserved.iloc[:240, 2] = np.nan  # observed only in the validation part
+    with pytest.raises(ValueError, match="series 'z' has no observed value in the training rows"):
+        _dlinear(missing="mask").fit(unobserved)
+    repeated = pd.concat([frame.iloc[:150], frame.iloc[149:]])
+    with pytest.raises(ValueError, match="repeats 1 timestamp"):
+        _dlinear(missing="mask").fit(repeated)
+
+
+def test_the_sktime_adapter_accepts_gaps_under_mask():
+    from calf_sklearn.sktime import CALFSktimeForecaster
+
+    assert CALFSktimeForecaster(missing="mask").get_tag("capability:missing_values") is True
+    assert CALFSktimeForecaster().get_tag("capability:missing_values") is False

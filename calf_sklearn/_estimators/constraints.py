@@ -258,6 +258,12 @@ def check_missing_params(estimator):
     """Refuse what ``missing="mask"`` cannot be combined with, saying what to use instead."""
     if getattr(estimator, "missing", "raise") != "mask":
         return
+    if getattr(estimator, "padding", False):
+        raise ValueError(
+            "missing='mask' does not combine with padding=True: padding's zeros would be read as "
+            "observed values in training and as missing ones when forecasting. Pass members of at "
+            "least seq_len + pred_len rows, or fill the gaps and keep padding."
+        )
     if getattr(estimator, "window_sampling", "sliding") == "recent":
         raise ValueError(
             "missing='mask' needs window_sampling='sliding': the M4 protocol's recent windows "

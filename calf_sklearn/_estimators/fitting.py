@@ -167,6 +167,8 @@ class FitMixin:
         """Validate X (and X_val), split, scale and window it: what every estimator's fit does first."""
         data = self._validate_input(X, reset=True)
         train, validation = self._split_input(data, X_val)
+        if self._masks_missing():
+            self._check_training_rows_observed(train, data.layout)
         mean, scale, scaler = self._fit_scaling(train, single=data.layout is None)
 
         def scaled(parts):
@@ -198,6 +200,20 @@ class FitMixin:
             data, train_windows, validation_windows, validation, scaled_validation, mean, scale, scaler, X_val
         )
 
+    def _check_training_rows_observed(self, train, layout):
+        """Refuse a series with no observed value in the training rows: nothing could scale it."""
+        names = getattr(self, "feature_names_in_", None)
+        for position, rows in enumerate(train):
+            empty = np.flatnonzero(np.isnan(rows).all(axis=0)) if len(rows) else []
+            if len(empty):
+                where = "X" if layout is None else f"X's {layout.describe(position)}"
+                series = repr(names[empty[0]]) if names is not None else str(empty[0])
+                raise ValueError(
+                    f"{where}: series {series} has no observed value in the training rows (those "
+                    "before the validation part), so it cannot be scaled. Lower validation_size, "
+                    "or pass more of its history."
+                )
+
     def _keep_observed(self, windows, min_observed, part):
         """Leave out the windows a masked fit cannot learn from; refuse when none is left."""
         total = len(windows)
@@ -207,7 +223,12 @@ class FitMixin:
                 f"None of the {total} {part} windows has enough observed values: each needs at least "
                 f"min_observed={min_observed} of its look-back observed, every series observed in its "
                 "look-back and one observed target. Lower min_observed, or pass longer stretches of "
-                "observed data."
+                "observed data"
+                + (
+                    "; or hold out no validation rows (validation_size=0) or pass X_val."
+                    if part == "validation"
+                    else "."
+                )
             )
 
     def _fitted_state(self, prepared):
@@ -279,13 +300,15 @@ class FitMixin:
         if source is None or len(source[0]) == 0:
             return None
         errors, spreads = [], []
-        for error, x in self._window_errors(*source):
-            errors.append(error)
+        for error, x, observed in self._window_errors(*source):
+            # A missing target has no error: NaN, which the calibration leaves out.
+            errors.append(error if observed is None else np.where(observed, error, np.nan))
             spreads.append(look_back_spread(x))
         return ConformalCalibration(np.concatenate(errors), self.interval_method, np.concatenate(spreads))
 
     def _window_errors(self, windows, mean, scale):
-        """Forecast minus truth of every window of ``windows``, in chunks, with the look-backs.
+        """Forecast minus truth of every window of ``windows``, in chunks, with the look-backs and
+        which targets are observed (``None``: all of them; else a boolean mask, ``missing="mask"``).
 
         ``mean``/``scale`` (n_members, M): the scaling of the members the
         windows belong to (``windows.member``).
@@ -296,9 +319,7 @@ class FitMixin:
             x, y, *mask = windows.batch(rows)
             members = windows.member[rows]
             error = self._forecast_for_scoring(x, mean[members], scale[members]) - y
-            if mask:  # missing targets: NaN errors, which calibration and scores leave out
-                error = np.where(mask[0] > 0, error, np.nan)
-            yield error, x
+            yield error, x, (mask[0] > 0 if mask else None)
 
     def _forecast_for_scoring(self, windows, mean, scale):
         """Scaled forecasts of scaled windows (NaN: padding, or missing); ``mean``/``scale`` (N, M) are their scaling."""

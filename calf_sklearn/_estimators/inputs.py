@@ -238,6 +238,8 @@ class InputMixin:
         if isinstance(X_val, np.ndarray) and X_val.ndim == 1 and name != "X_val":
             X_val = X_val[:, None]
         if isinstance(X_val, pd.DataFrame):
+            X_val = self._fill_time_gaps(X_val, name)
+            check_time_index(X_val.index, name=name, continued=False, missing=getattr(self, "missing", None))
             check_numeric_columns(X_val, name)
         values = check_array(X_val, dtype=np.float64, ensure_all_finite=False, input_name=name)
         check_finite(values, name, getattr(X_val, "columns", None), missing=getattr(self, "missing", None))

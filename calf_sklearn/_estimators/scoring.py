@@ -72,11 +72,12 @@ class ScoringMixin:
         if self._masks_missing():
             windows.keep_observed(0.0)  # scored: windows with every series observed and a target
         squared = absolute = count = 0.0
-        for error, _ in self._window_errors(windows, mean, scale):
-            observed = ~np.isnan(error)  # a missing target scores nothing
-            squared += float(np.square(error[observed]).sum())
-            absolute += float(np.abs(error[observed]).sum())
-            count += int(observed.sum())
+        for error, _, observed in self._window_errors(windows, mean, scale):
+            if observed is not None:  # a missing target scores nothing
+                error = error[observed]
+            squared += float(np.square(error).sum())
+            absolute += float(np.abs(error).sum())
+            count += error.size
         if not count:
             raise ValueError("X has no window with an observed target to score.")
         return {"mse": squared / count, "mae": absolute / count, "n_windows": len(windows)}

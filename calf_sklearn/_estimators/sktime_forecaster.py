@@ -127,7 +127,7 @@ class CALFSktimeForecaster(BaseForecaster):
         "capability:insample": False,
         "capability:pred_int": True,  # False when validation_size == 0 (set in __init__)
         "capability:pred_int:insample": False,
-        "capability:missing_values": False,
+        "capability:missing_values": False,  # True with missing="mask" (set in __init__)
         "capability:update": True,
         "capability:random_state": True,
         "capability:categorical_in_X": True,  # X is never looked at
@@ -150,7 +150,7 @@ class CALFSktimeForecaster(BaseForecaster):
         bound.apply_defaults()
         for name, value in list(bound.arguments.items())[1:]:
             setattr(self, name, value)
-        pred_len, validation_size = self.pred_len, self.validation_size
+        pred_len, validation_size, missing = self.pred_len, self.validation_size, self.missing
         super().__init__()
         # sktime's own copy of the data, kept only when a user sets remember_data=True.
         self._y, self._X = None, None
@@ -161,6 +161,7 @@ class CALFSktimeForecaster(BaseForecaster):
                 "capability:pred_int": not (
                     isinstance(validation_size, (int, float)) and validation_size == 0
                 ),
+                "capability:missing_values": missing == "mask",
             }
         )
 

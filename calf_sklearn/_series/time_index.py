@@ -83,16 +83,35 @@ def regular_grid(index):
     5
     >>> regular_grid(pd.date_range("2024-01-01", periods=5, freq="h")) is None
     True
+    >>> days = pd.bdate_range("2024-01-01", periods=10).delete(3)  # business days, one missing
+    >>> len(regular_grid(days)), regular_grid(days).freqstr
+    (10, 'B')
+    >>> months = pd.date_range("2024-01-01", periods=12, freq="MS").delete(5)
+    >>> len(regular_grid(months))
+    12
     """
-    if not isinstance(index, _TIME_INDEXES) or not _has_gaps(index):
+    if not isinstance(index, _TIME_INDEXES) or not index.is_unique or not index.is_monotonic_increasing:
+        return None
+    if not _has_gaps(index):
         return None
     if isinstance(index, pd.PeriodIndex):
         grid = pd.period_range(index[0], index[-1], freq=index.freq)
-    elif isinstance(index, pd.DatetimeIndex):
-        grid = pd.date_range(index[0], index[-1], freq=_common_step(index), tz=index.tz, name=index.name)
-    else:
+        return grid if index.isin(grid).all() else None
+    if isinstance(index, pd.TimedeltaIndex):
         grid = pd.timedelta_range(index[0], index[-1], freq=_common_step(index), name=index.name)
-    return grid if index.isin(grid).all() else None
+        return grid if index.isin(grid).all() else None
+    # A calendar step (business days, months, ...) before a fixed one: of the grids that hold
+    # every label, the one with the fewest rows is the index's own step.
+    weekly = f"W-{index[0].strftime('%a').upper()}"
+    grids = []
+    for step in (_common_step(index), "B", weekly, "MS", "ME", "QS", "QE", "YS", "YE"):
+        try:
+            grid = pd.date_range(index[0], index[-1], freq=step, tz=index.tz, name=index.name)
+        except ValueError:
+            continue
+        if index.isin(grid).all():
+            grids.append(grid)
+    return min(grids, key=len) if grids else None
 
 
 def check_time_index(index, name="X", continued=True, missing=None):

@@ -50,16 +50,21 @@ def normalise(x):
     (True, True)
     """
     missing = torch.isnan(x)
+    mean = x.mean(dim=1, keepdim=True).detach()
+    std = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + _EPS).detach()
     if not missing.any():  # the common case, exactly as without gaps
-        mean = x.mean(dim=1, keepdim=True).detach()
-        std = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + _EPS).detach()
         return (x - mean) / std, mean, std
+    # Only the series with a gap take the observed statistics: a complete series' are
+    # the same whichever windows share its batch.
     observed = ~missing
+    gappy = missing.any(dim=1, keepdim=True)
     count = observed.sum(dim=1, keepdim=True).clamp(min=1)
-    mean = (torch.where(observed, x, 0).sum(dim=1, keepdim=True) / count).detach()
-    centred = torch.where(observed, x - mean, 0)
-    std = torch.sqrt(centred.square().sum(dim=1, keepdim=True) / count + _EPS).detach()
-    return centred / std, mean, std
+    observed_mean = (torch.where(observed, x, 0).sum(dim=1, keepdim=True) / count).detach()
+    centred = torch.where(observed, x - observed_mean, 0)
+    observed_std = torch.sqrt(centred.square().sum(dim=1, keepdim=True) / count + _EPS).detach()
+    mean = torch.where(gappy, observed_mean, mean)
+    std = torch.where(gappy, observed_std, std)
+    return torch.where(observed, (x - mean) / std, 0), mean, std
 
 
 def is_branch_own(name, model_type="gpt2"):
