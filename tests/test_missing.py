@@ -13,7 +13,12 @@ from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 
 from calf_sklearn import CALFForecaster
 from calf_sklearn._series.windows import WindowedSeries
-from calf_sklearn.baselines import DLinearForecaster
+from calf_sklearn.baselines import (
+    DLinearForecaster,
+    Naive2Forecaster,
+    NaiveForecaster,
+    SeasonalNaiveForecaster,
+)
 from calf_sklearn.cli import main
 from calf_sklearn.persistence import load_forecaster, save_forecaster
 
@@ -250,3 +255,31 @@ def test_the_sktime_adapter_accepts_gaps_under_mask():
 
     assert CALFSktimeForecaster(missing="mask").get_tag("capability:missing_values") is True
     assert CALFSktimeForecaster().get_tag("capability:missing_values") is False
+
+
+RULES = {
+    "naive": lambda **kw: NaiveForecaster(pred_len=8, **kw),
+    "seasonal naive": lambda **kw: SeasonalNaiveForecaster(pred_len=8, period=7, **kw),
+    "naive2": lambda **kw: Naive2Forecaster(pred_len=8, period=7, seq_len=70, **kw),
+}
+
+
+@pytest.mark.parametrize("make", RULES.values(), ids=RULES)
+def test_rule_baselines_read_around_gaps(make):
+    """The rules take missing='mask' too: forecasts, intervals and scores stay finite; complete data is unchanged."""
+    X = make_series(300)
+    gappy = _gappy(X)
+    with pytest.raises(ValueError, match="Pass missing='mask'"):
+        make().fit(gappy)
+    model = make(missing="mask").fit(gappy)
+    point, (lower, upper) = model.predict_with_interval(coverage=0.8)
+    assert np.isfinite(point).all() and (lower <= point).all() and (point <= upper).all()
+    assert np.isfinite(model.evaluate(gappy[-100:])["mse"])
+    np.testing.assert_array_equal(make(missing="mask").fit(X).predict(), make().fit(X).predict())
+
+
+def test_naive_repeats_the_last_observed_value():
+    X = make_series(100)
+    X[-3:, 0] = np.nan  # the last three rows of series 0 are missing
+    forecast = NaiveForecaster(pred_len=4, missing="mask").fit(X).predict()
+    assert (forecast[:, 0] == X[-4, 0]).all() and (forecast[:, 1] == X[-1, 1]).all()

@@ -39,6 +39,7 @@ class _StatisticalForecaster(WindowForecaster):
         "pred_len": Integer(1),
         "validation_size": validation_size_constraint,
         "interval_method": Options(INTERVAL_METHODS),
+        "missing": Options(MISSING),
     }
 
     def _pads(self):
@@ -117,9 +118,27 @@ class _StatisticalForecaster(WindowForecaster):
         forecasts = np.empty((len(windows), horizon, windows.shape[2]))
         for n, window in enumerate(windows):
             for m in range(window.shape[1]):
-                history = window[:, m]
-                forecasts[n, :, m] = self._rule(history[~np.isnan(history)], horizon)
+                forecasts[n, :, m] = self._rule(self._history(window[:, m], n, m), horizon)
         return forecasts
+
+    def _history(self, values, window, series):
+        """The values a rule reads: NaN before a series' start dropped; under mask, gaps interpolated."""
+        observed = ~np.isnan(values)
+        if not self._masks_missing():
+            return values[observed]  # NaN only marks rows before the start
+        if not observed.any():
+            names = getattr(self, "feature_names_in_", None)
+            label = repr(names[series]) if names is not None else str(series)
+            raise ValueError(
+                f"The look-back of window {window} has no observed value of series {label}; forecast "
+                "after a point where every series has been observed at least once in the look-back."
+            )
+        values = values[np.argmax(observed) :]
+        observed = ~np.isnan(values)
+        if observed.all():
+            return values
+        steps = np.arange(len(values))
+        return np.interp(steps, steps[observed], values[observed])
 
     def _forecast_for_scoring(self, windows, mean, scale):
         # The rules work on the original values (Naive2's decomposition is
@@ -147,6 +166,12 @@ class NaiveForecaster(_StatisticalForecaster):
         Conformal scores of the intervals: errors divided by each window's
         look-back spread, or plain absolute errors (see
         :mod:`calf_sklearn.intervals`).
+    missing : {"raise", "mask"}, default="raise"
+        What a missing value (NaN) means: refused, or a gap the rule reads
+        around. With ``"mask"`` each look-back starts at its first observed
+        value and its later gaps are interpolated linearly (held at the last
+        observed value at the end); the calibration and the scores count
+        observed targets only (see :class:`~calf_sklearn.CALFForecaster`).
 
     Attributes
     ----------
@@ -171,17 +196,31 @@ class NaiveForecaster(_StatisticalForecaster):
 
     seq_len = 1
 
-    def __init__(self, pred_len=96, *, validation_size=0.2, interval_method="scaled"):
+    def __init__(self, pred_len=96, *, validation_size=0.2, interval_method="scaled", missing="raise"):
         self.pred_len = pred_len
         self.validation_size = validation_size
         self.interval_method = interval_method
+        self.missing = missing
 
     def _rule(self, history, horizon):
         return seasonal.naive1(history, horizon)
 
     def _forecast(self, windows, horizon, mean=None, scale=None):
+        if self._masks_missing():  # the last observed value, which may lie before the look-back's row
+            return super()._forecast(windows, horizon)
         # Straight from the raw values, for every window at once.
         return np.repeat(windows[:, -1:].astype(np.float64), horizon, axis=1)
+
+    def _last_windows(self, members, layout=None):
+        if not self._masks_missing():
+            return super()._last_windows(members, layout)
+        # Under mask the look-back is each series' last observed value, wherever it is.
+        last = np.empty((len(members), 1, members[0].shape[1]))
+        for position, values in enumerate(members):
+            for series in range(values.shape[1]):
+                observed = values[~np.isnan(values[:, series]), series]
+                last[position, 0, series] = observed[-1] if len(observed) else np.nan
+        return last
 
 
 class SeasonalNaiveForecaster(_StatisticalForecaster):
@@ -204,6 +243,12 @@ class SeasonalNaiveForecaster(_StatisticalForecaster):
         Conformal scores of the intervals: errors divided by each window's
         look-back spread, or plain absolute errors (see
         :mod:`calf_sklearn.intervals`).
+    missing : {"raise", "mask"}, default="raise"
+        What a missing value (NaN) means: refused, or a gap the rule reads
+        around. With ``"mask"`` each look-back starts at its first observed
+        value and its later gaps are interpolated linearly (held at the last
+        observed value at the end); the calibration and the scores count
+        observed targets only (see :class:`~calf_sklearn.CALFForecaster`).
 
     Attributes
     ----------
@@ -225,11 +270,14 @@ class SeasonalNaiveForecaster(_StatisticalForecaster):
     array([1., 5., 3., 1.])
     """
 
-    def __init__(self, pred_len=96, period=1, *, validation_size=0.2, interval_method="scaled"):
+    def __init__(
+        self, pred_len=96, period=1, *, validation_size=0.2, interval_method="scaled", missing="raise"
+    ):
         self.pred_len = pred_len
         self.period = period
         self.validation_size = validation_size
         self.interval_method = interval_method
+        self.missing = missing
 
     @property
     def seq_len(self):
@@ -280,6 +328,12 @@ class Naive2Forecaster(_StatisticalForecaster):
         Conformal scores of the intervals: errors divided by each window's
         look-back spread, or plain absolute errors (see
         :mod:`calf_sklearn.intervals`).
+    missing : {"raise", "mask"}, default="raise"
+        What a missing value (NaN) means: refused, or a gap the rule reads
+        around. With ``"mask"`` each look-back starts at its first observed
+        value and its later gaps are interpolated linearly (held at the last
+        observed value at the end); the calibration and the scores count
+        observed targets only (see :class:`~calf_sklearn.CALFForecaster`).
 
     Attributes
     ----------
@@ -301,12 +355,22 @@ class Naive2Forecaster(_StatisticalForecaster):
     array([11., 15., 13., 11.])
     """
 
-    def __init__(self, pred_len=96, period=1, seq_len=None, *, validation_size=0.2, interval_method="scaled"):
+    def __init__(
+        self,
+        pred_len=96,
+        period=1,
+        seq_len=None,
+        *,
+        validation_size=0.2,
+        interval_method="scaled",
+        missing="raise",
+    ):
         self.pred_len = pred_len
         self.period = period
         self.seq_len = seq_len
         self.validation_size = validation_size
         self.interval_method = interval_method
+        self.missing = missing
 
     _parameter_constraints: ClassVar[dict] = {
         **_StatisticalForecaster._parameter_constraints,
