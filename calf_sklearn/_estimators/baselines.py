@@ -18,9 +18,11 @@ from .constraints import (
     INTERVAL_METHODS,
     MISSING,
     Boolean,
+    Custom,
     Integer,
     Options,
     Real,
+    check_target_columns,
     validation_size_constraint,
 )
 from .fitting import Prepared
@@ -40,6 +42,7 @@ class _StatisticalForecaster(WindowForecaster):
         "validation_size": validation_size_constraint,
         "interval_method": Options(INTERVAL_METHODS),
         "missing": Options(MISSING),
+        "target_columns": Custom(check_target_columns),
     }
 
     def _pads(self):
@@ -108,6 +111,7 @@ class _StatisticalForecaster(WindowForecaster):
     def _prepare_fit(self, X, X_val):
         # Nothing trains: the whole of X is scaled (for scoring) and looked back on.
         data = self._validate_input(X, reset=True)
+        self._resolve_targets()
         mean, scale, scaler = self._fit_scaling(data.values, single=data.layout is None)
         return Prepared(data, None, None, None, None, mean, scale, scaler, X_val)
 
@@ -123,22 +127,17 @@ class _StatisticalForecaster(WindowForecaster):
 
     def _history(self, values, window, series):
         """The values a rule reads: NaN before a series' start dropped; under mask, gaps interpolated."""
-        observed = ~np.isnan(values)
         if not self._masks_missing():
-            return values[observed]  # NaN only marks rows before the start
-        if not observed.any():
+            return values[~np.isnan(values)]  # NaN only marks rows before the start
+        history = seasonal.observed_history(values)
+        if history is None:
             names = getattr(self, "feature_names_in_", None)
             label = repr(names[series]) if names is not None else str(series)
             raise ValueError(
                 f"The look-back of window {window} has no observed value of series {label}; forecast "
                 "after a point where every series has been observed at least once in the look-back."
             )
-        values = values[np.argmax(observed) :]
-        observed = ~np.isnan(values)
-        if observed.all():
-            return values
-        steps = np.arange(len(values))
-        return np.interp(steps, steps[observed], values[observed])
+        return history
 
     def _forecast_for_scoring(self, windows, mean, scale):
         # The rules work on the original values (Naive2's decomposition is
@@ -172,6 +171,11 @@ class NaiveForecaster(_StatisticalForecaster):
         value and its later gaps are interpolated linearly (held at the last
         observed value at the end); the calibration and the scores count
         observed targets only (see :class:`~calf_sklearn.CALFForecaster`).
+    target_columns : str, int or list, default=None
+        The columns to forecast; ``None``: every column. The others are
+        covariates, which this model ignores (each series is forecast from
+        its own past): they are checked, then left out of the forecasts,
+        intervals and scores.
 
     Attributes
     ----------
@@ -196,11 +200,20 @@ class NaiveForecaster(_StatisticalForecaster):
 
     seq_len = 1
 
-    def __init__(self, pred_len=96, *, validation_size=0.2, interval_method="scaled", missing="raise"):
+    def __init__(
+        self,
+        pred_len=96,
+        *,
+        validation_size=0.2,
+        interval_method="scaled",
+        missing="raise",
+        target_columns=None,
+    ):
         self.pred_len = pred_len
         self.validation_size = validation_size
         self.interval_method = interval_method
         self.missing = missing
+        self.target_columns = target_columns
 
     def _rule(self, history, horizon):
         return seasonal.naive1(history, horizon)
@@ -249,6 +262,11 @@ class SeasonalNaiveForecaster(_StatisticalForecaster):
         value and its later gaps are interpolated linearly (held at the last
         observed value at the end); the calibration and the scores count
         observed targets only (see :class:`~calf_sklearn.CALFForecaster`).
+    target_columns : str, int or list, default=None
+        The columns to forecast; ``None``: every column. The others are
+        covariates, which this model ignores (each series is forecast from
+        its own past): they are checked, then left out of the forecasts,
+        intervals and scores.
 
     Attributes
     ----------
@@ -271,13 +289,21 @@ class SeasonalNaiveForecaster(_StatisticalForecaster):
     """
 
     def __init__(
-        self, pred_len=96, period=1, *, validation_size=0.2, interval_method="scaled", missing="raise"
+        self,
+        pred_len=96,
+        period=1,
+        *,
+        validation_size=0.2,
+        interval_method="scaled",
+        missing="raise",
+        target_columns=None,
     ):
         self.pred_len = pred_len
         self.period = period
         self.validation_size = validation_size
         self.interval_method = interval_method
         self.missing = missing
+        self.target_columns = target_columns
 
     @property
     def seq_len(self):
@@ -334,6 +360,11 @@ class Naive2Forecaster(_StatisticalForecaster):
         value and its later gaps are interpolated linearly (held at the last
         observed value at the end); the calibration and the scores count
         observed targets only (see :class:`~calf_sklearn.CALFForecaster`).
+    target_columns : str, int or list, default=None
+        The columns to forecast; ``None``: every column. The others are
+        covariates, which this model ignores (each series is forecast from
+        its own past): they are checked, then left out of the forecasts,
+        intervals and scores.
 
     Attributes
     ----------
@@ -364,6 +395,7 @@ class Naive2Forecaster(_StatisticalForecaster):
         validation_size=0.2,
         interval_method="scaled",
         missing="raise",
+        target_columns=None,
     ):
         self.pred_len = pred_len
         self.period = period
@@ -371,6 +403,7 @@ class Naive2Forecaster(_StatisticalForecaster):
         self.validation_size = validation_size
         self.interval_method = interval_method
         self.missing = missing
+        self.target_columns = target_columns
 
     _parameter_constraints: ClassVar[dict] = {
         **_StatisticalForecaster._parameter_constraints,
@@ -500,6 +533,11 @@ class DLinearForecaster(WindowForecaster):
     min_observed : float, default=0.5
         With ``missing="mask"``: the smallest observed fraction of a
         window's look-back (see :class:`~calf_sklearn.CALFForecaster`).
+    target_columns : str, int or list, default=None
+        The columns to forecast; ``None``: every column. The others are
+        covariates, which DLinear ignores (it forecasts each series from its
+        own past, one linear map for all): they are checked, then left out of the forecasts,
+        intervals and scores.
     device : str, default="auto"
         ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     random_state : int, RandomState or None, default=None
@@ -553,6 +591,7 @@ class DLinearForecaster(WindowForecaster):
         interval_method="scaled",
         missing="raise",
         min_observed=0.5,
+        target_columns=None,
         device="auto",
         random_state=None,
         verbose=0,
@@ -569,6 +608,7 @@ class DLinearForecaster(WindowForecaster):
         self.padding = padding
         self.interval_method = interval_method
         self.missing = missing
+        self.target_columns = target_columns
         self.min_observed = min_observed
         self.device = device
         self.random_state = random_state
@@ -582,6 +622,7 @@ class DLinearForecaster(WindowForecaster):
         "padding": Boolean(),
         "interval_method": Options(INTERVAL_METHODS),
         "missing": Options(MISSING),
+        "target_columns": Custom(check_target_columns),
         "min_observed": Real(0.0, 1.0),
     }
 

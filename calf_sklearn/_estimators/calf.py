@@ -132,6 +132,14 @@ class CALFForecaster(NetworkPicklingMixin, WindowForecaster):
         validation window's look-back values that must be observed. Windows
         in which a series has no observed look-back value, or no target is
         observed, are left out too.
+    target_columns : str, int or list, default=None
+        The columns to forecast (names for a DataFrame, positions for an
+        array); ``None``: every column. The other columns are covariates:
+        CALF reads them as extra series tokens in both branches, but trains
+        on, forecasts, scores and calibrates intervals for the targets only,
+        and ``predict`` returns the targets only. A look-back given to
+        ``predict`` must still hold every column. Covariates are known up to
+        the forecast origin only; their future values are not used.
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     precision : {"float32", "bfloat16", "float16"}, default="float32"
@@ -271,6 +279,7 @@ class CALFForecaster(NetworkPicklingMixin, WindowForecaster):
         validation_size=0.2,
         missing="raise",
         min_observed=0.5,
+        target_columns=None,
         device="auto",
         precision="float32",
         compile=False,
@@ -312,6 +321,7 @@ class CALFForecaster(NetworkPicklingMixin, WindowForecaster):
         self.validation_size = validation_size
         self.missing = missing
         self.min_observed = min_observed
+        self.target_columns = target_columns
         self.device = device
         self.precision = precision
         self.compile = compile

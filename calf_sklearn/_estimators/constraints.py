@@ -149,6 +149,24 @@ WINDOW_SAMPLING = ("sliding", "recent")
 #: Scalings of the input series: standardised per series, or raw (None).
 SCALINGS = ("standard", None)
 
+
+def check_target_columns(value):
+    """``target_columns``: None, one name or position, or a non-empty list of them without repeats."""
+    if value is None:
+        return None
+    items = [value] if isinstance(value, (str, int)) and not isinstance(value, bool) else value
+    if not isinstance(items, (list, tuple)) or not items:
+        raise ValueError(
+            f"target_columns must be None, a column name or position, or a non-empty list of them; got {value!r}."
+        )
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (str, int)):
+            raise TypeError(f"target_columns holds {item!r}; pass column names (str) or positions (int).")
+    if len(set(items)) != len(items):
+        raise ValueError(f"target_columns repeats a column: {list(items)!r}.")
+    return value
+
+
 #: What a missing value (NaN) means: refused, or masked out.
 MISSING = ("raise", "mask")
 
@@ -194,6 +212,7 @@ CALF_CONSTRAINTS = {
     "validation_size": validation_size_constraint,
     "missing": Options(MISSING),
     "min_observed": Real(0.0, 1.0),
+    "target_columns": Custom(check_target_columns),
     "device": Unchecked(),
     "precision": Custom(_check_precision, _precisions),
     "compile": Boolean(),

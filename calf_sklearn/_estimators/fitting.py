@@ -166,6 +166,7 @@ class FitMixin:
     def _prepare_fit(self, X, X_val):
         """Validate X (and X_val), split, scale and window it: what every estimator's fit does first."""
         data = self._validate_input(X, reset=True)
+        self._resolve_targets()
         train, validation = self._split_input(data, X_val)
         if self._masks_missing():
             self._check_training_rows_observed(train, data.layout)
@@ -174,7 +175,7 @@ class FitMixin:
         def scaled(parts):
             return [((part - m) / s).astype(np.float32) for part, m, s in zip(parts, mean, scale)]
 
-        pad, masks = self._pads(), self._masks_missing()
+        pad, masks, targets = self._pads(), self._masks_missing(), self._target_mask()
         if self._samples_recent():
             train_windows = RecentWindows(scaled(train), self.seq_len, self.pred_len, self.history_size)
         else:
@@ -185,6 +186,7 @@ class FitMixin:
                 stride=self._window_stride(),
                 pad=pad,
                 missing=masks,
+                targets=targets,
             )
             if masks:
                 self._keep_observed(train_windows, self.min_observed, "training")
@@ -192,7 +194,7 @@ class FitMixin:
         if validation is not None:
             scaled_validation = scaled(validation)
             validation_windows = PanelWindows(
-                scaled_validation, self.seq_len, self.pred_len, pad=pad, missing=masks
+                scaled_validation, self.seq_len, self.pred_len, pad=pad, missing=masks, targets=targets
             )
             if masks:
                 self._keep_observed(validation_windows, self.min_observed, "validation")
@@ -240,14 +242,17 @@ class FitMixin:
         if data.layout is None:
             return FittedState(
                 last_window=self._last_windows(data.values)[0],
-                output={key: data.metas[0][key] for key in keys},
+                output=self._target_meta({key: data.metas[0][key] for key in keys}),
                 index_spec=specs[0],
                 calibration=calibration,
                 scaler=prepared.scaler,
             )
         return FittedState(
             last_window=self._last_windows(data.values, data.layout),
-            output={"layout": data.layout, "members": [{key: m[key] for key in keys} for m in data.metas]},
+            output={
+                "layout": data.layout,
+                "members": [self._target_meta({key: m[key] for key in keys}) for m in data.metas],
+            },
             index_spec=specs,
             calibration=calibration,
             member_ids=list(data.layout.ids),
@@ -290,6 +295,7 @@ class FitMixin:
             pad=self._pads(),
             fill=np.nan,
             missing=self._masks_missing(),
+            targets=self._target_mask(),
         )
         if self._masks_missing():
             windows.keep_observed(0.0)  # a window with an unobserved series cannot be forecast
@@ -303,7 +309,7 @@ class FitMixin:
         for error, x, observed in self._window_errors(*source):
             # A missing target has no error: NaN, which the calibration leaves out.
             errors.append(error if observed is None else np.where(observed, error, np.nan))
-            spreads.append(look_back_spread(x))
+            spreads.append(look_back_spread(x)[:, self._targets()])
         return ConformalCalibration(np.concatenate(errors), self.interval_method, np.concatenate(spreads))
 
     def _window_errors(self, windows, mean, scale):
@@ -319,7 +325,8 @@ class FitMixin:
             x, y, *mask = windows.batch(rows)
             members = windows.member[rows]
             error = self._forecast_for_scoring(x, mean[members], scale[members]) - y
-            yield error, x, (mask[0] > 0 if mask else None)
+            targets = self._targets()  # covariates are inputs: no error of theirs counts
+            yield error[..., targets], x, (mask[0][..., targets] > 0 if mask else None)
 
     def _forecast_for_scoring(self, windows, mean, scale):
         """Scaled forecasts of scaled windows (NaN: padding, or missing); ``mean``/``scale`` (N, M) are their scaling."""

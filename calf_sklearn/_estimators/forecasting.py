@@ -145,7 +145,7 @@ class PredictMixin:
         check_is_fitted(self)
         request = self._request(X, horizon)
         forecasts = self._forecast(request.windows, request.horizon, request.mean, request.scale)
-        return self._answer(request, [forecasts], self._wrap)
+        return self._answer(request, [forecasts[..., self._targets()]], self._wrap)
 
     def _request(self, X, horizon, *, caller="predict"):
         """What to forecast: raw look-backs, their scaling, and how to answer (see :class:`_Request`)."""
@@ -178,7 +178,8 @@ class PredictMixin:
         mean, scale = self._scaling(data)
         specs = [index_spec(meta["index"]) if meta["index"] is not None else None for meta in data.metas]
         windows = self._last_windows(data.values, data.layout)
-        return Request(windows, mean, scale, horizon, data.metas, specs, data.layout)
+        metas = [self._target_meta(meta) for meta in data.metas]
+        return Request(windows, mean, scale, horizon, metas, specs, data.layout)
 
     @staticmethod
     def _answer(request, arrays, wrap):

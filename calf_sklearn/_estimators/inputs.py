@@ -117,6 +117,57 @@ class InputMixin:
         validate_params(self, self._parameter_constraints)
         check_missing_params(self)
 
+    def _resolve_targets(self):
+        """Set ``target_indices_``: the positions of ``target_columns`` among X's columns (None: all)."""
+        value, n = getattr(self, "target_columns", None), self.n_features_in_
+        self.target_indices_ = None
+        if value is None:
+            return
+        names = getattr(self, "feature_names_in_", None)
+        positions = []
+        for item in [value] if isinstance(value, (str, int)) else list(value):
+            if isinstance(item, str):
+                if names is None:
+                    raise ValueError(
+                        f"target_columns names the column {item!r}, but X has no column names; pass "
+                        "a DataFrame, or positions (ints) for an array."
+                    )
+                where = [position for position, name in enumerate(names) if name == item]
+                if not where:
+                    raise ValueError(
+                        f"target_columns names {item!r}, which is not a column of X.{checks.suggest(item, list(names))} "
+                        f"X's columns: {list(names)}."
+                    )
+                positions.append(where[0])
+            elif -n <= item < n:
+                positions.append(item % n)
+            else:
+                raise ValueError(f"target_columns holds the position {item}, but X has {n} columns.")
+        if len(set(positions)) != len(positions):
+            raise ValueError(f"target_columns names one column twice: {value!r}.")
+        if len(positions) < n:  # every column a target: no covariates, as with None
+            self.target_indices_ = sorted(positions)
+
+    def _targets(self):
+        """The target columns as an index into the last axis (every column when there are no covariates)."""
+        indices = getattr(self, "target_indices_", None)
+        return slice(None) if indices is None else np.asarray(indices)
+
+    def _target_mask(self):
+        """Which columns are targets, as a boolean array, or ``None`` when all are."""
+        indices = getattr(self, "target_indices_", None)
+        if indices is None:
+            return None
+        mask = np.zeros(self.n_features_in_, dtype=bool)
+        mask[indices] = True
+        return mask
+
+    def _target_meta(self, meta):
+        """An output description whose columns are the targets only."""
+        if meta is None or meta.get("columns") is None or getattr(self, "target_indices_", None) is None:
+            return meta
+        return {**meta, "columns": meta["columns"][self._targets()]}
+
     def _masks_missing(self):
         """Whether NaN marks a missing value (``missing="mask"``) rather than an error."""
         return getattr(self, "missing", "raise") == "mask"

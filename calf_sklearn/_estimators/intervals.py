@@ -57,15 +57,17 @@ class IntervalMixin:
                 "forecast's errors compound in ways no calibration window measured. Fit with "
                 f"pred_len >= {request.horizon} for intervals that far ahead."
             )
-        point = self._forecast(request.windows, request.horizon, request.mean, request.scale)
+        targets = self._targets()  # covariates have no interval: they are not forecast
+        point = self._forecast(request.windows, request.horizon, request.mean, request.scale)[..., targets]
         spread = None
         if calibration.method == "scaled":
             rows = self._look_back_rows(request.windows)
             spread = look_back_spread(self._scale(rows, request.mean[:, None], request.scale[:, None]))
+            spread = spread[:, targets]
         bounds = []
         for coverage in coverages:
             half = np.asarray(calibration.half_width(coverage, spread))[..., : request.horizon, :]
-            half = half * request.scale[:, None, :]  # back to each series' units
+            half = half * request.scale[:, None, targets]  # back to each series' units
             bounds.append((point - half, point + half))
         return request, point, bounds
 

@@ -32,8 +32,9 @@ _PLAIN = (
     "training_interrupted_",
     "resumed_from_epoch_",
     "n_processes_",
+    "target_indices_",
 )
-# What a file written before an attribute existed stands for.
+# What a file written before an attribute existed stands for (target_indices_: None, every column).
 _PLAIN_DEFAULTS = {"n_processes_": 1}
 
 
@@ -205,7 +206,7 @@ def _encode(forecaster):
         "module": {key: value for key, value in state.items() if key != "state_dict"},
         "device": str(forecaster.device_),
         "fitted": {
-            **{name: _plain(name, getattr(forecaster, name)) for name in _PLAIN},
+            **{name: _plain(name, getattr(forecaster, name, _PLAIN_DEFAULTS.get(name))) for name in _PLAIN},
             "feature_names_in_": None if names is None else [str(name) for name in names],
         },
         "calibration": None,

@@ -68,6 +68,7 @@ class ScoringMixin:
             pad=self._pads(),
             fill=np.nan,
             missing=self._masks_missing(),
+            targets=self._target_mask(),
         )
         if self._masks_missing():
             windows.keep_observed(0.0)  # scored: windows with every series observed and a target

@@ -9,7 +9,15 @@ import numpy as np
 
 from .._utils import checks
 
-__all__ = ["autocorrelation", "is_seasonal", "naive1", "naive2", "seasonal_indices", "seasonal_naive"]
+__all__ = [
+    "autocorrelation",
+    "is_seasonal",
+    "naive1",
+    "naive2",
+    "observed_history",
+    "seasonal_indices",
+    "seasonal_naive",
+]
 
 # One-sided 90% critical value of the normal distribution, as the M4 test uses it.
 _CRITICAL = 1.645
@@ -215,3 +223,36 @@ def naive2(y, horizon, period):
         return naive1(y, horizon)
     indices = seasonal_indices(y, period)
     return (y[-1] / indices[-1]) * np.resize(indices[-period:], horizon)
+
+
+def observed_history(values):
+    """A look-back with gaps as a rule reads it: from its first observed value, later gaps interpolated.
+
+    Interpolation is linear between observed values and holds the last
+    observed value after it, so the last value a rule sees is the last one
+    observed.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n,)
+        One series' look-back; NaN where a value is missing.
+
+    Returns
+    -------
+    ndarray or None
+        The history, or ``None`` when nothing is observed.
+
+    Examples
+    --------
+    >>> observed_history(np.array([np.nan, 1.0, np.nan, 3.0, np.nan]))
+    array([1., 2., 3., 3.])
+    """
+    observed = ~np.isnan(values)
+    if not observed.any():
+        return None
+    values = values[np.argmax(observed) :]
+    observed = ~np.isnan(values)
+    if observed.all():
+        return values
+    steps = np.arange(len(values))
+    return np.interp(steps, steps[observed], values[observed])

@@ -107,6 +107,9 @@ class WindowedSeries:
         Whether NaN marks missing values: then :meth:`batch` also returns a
         mask of the observed targets, with the missing targets set to 0, and
         leaves NaN in the look-backs (the network standardises around them).
+    targets : array-like of bool of shape (n_series,), default=None
+        Which series are targets; the others are covariates, which
+        :meth:`batch` masks out of the targets (so a mask is returned).
 
     Attributes
     ----------
@@ -126,9 +129,10 @@ class WindowedSeries:
     array([16., 18.])
     """
 
-    def __init__(self, values, seq_len, pred_len, stride=1, missing=False):
+    def __init__(self, values, seq_len, pred_len, stride=1, missing=False, targets=None):
         values = np.asarray(values)
         self.missing = bool(missing)
+        self.targets = None if targets is None else np.asarray(targets, dtype=bool)
         if values.ndim != 2:
             raise ValueError(f"values must be 2-D (time, series), got shape {values.shape}")
         self.values = values
@@ -174,10 +178,12 @@ class WindowedSeries:
         windows = self._windows[self.starts[np.asarray(indices)]].transpose(0, 2, 1)
         x = np.ascontiguousarray(windows[:, : self.seq_len])
         y = np.ascontiguousarray(windows[:, self.seq_len :])
-        if not self.missing:
+        if not self.missing and self.targets is None:
             return x, y
-        observed = ~np.isnan(y)
-        return x, np.where(observed, y, 0).astype(y.dtype), observed.astype(y.dtype)
+        observed = ~np.isnan(y) if self.missing else np.ones(y.shape, dtype=bool)
+        if self.targets is not None:  # covariates: inputs, never targets
+            observed &= self.targets
+        return x, np.where(np.isnan(y), 0, y).astype(y.dtype), observed.astype(y.dtype)
 
     def keep_observed(self, min_observed):
         """Keep only the windows a masked fit can learn from; return how many were left out.
@@ -214,7 +220,8 @@ class WindowedSeries:
         observed = np.concatenate([np.zeros((1, self.values.shape[1])), np.cumsum(~np.isnan(self.values), 0)])
         starts, window = self.starts, self.seq_len + self.pred_len
         look_back = observed[starts + self.seq_len] - observed[starts]
-        targets = (observed[starts + window] - observed[starts + self.seq_len]).sum(axis=1)
+        targets = observed[starts + window] - observed[starts + self.seq_len]
+        targets = (targets if self.targets is None else targets[:, self.targets]).sum(axis=1)
         # The tolerance keeps a window exactly at the threshold (0.14 * 100 = 14.000000000000002).
         keep = look_back.sum(axis=1) >= min_observed * self.seq_len * self.values.shape[1] - 1e-9
         keep &= (look_back.min(axis=1, initial=np.inf) > 0) & (targets > 0)
@@ -267,6 +274,8 @@ class PanelWindows(WindowedSeries):
         The value of the padding rows (NaN lets a caller tell them apart).
     missing : bool, default=False
         Whether NaN marks missing values (see :class:`WindowedSeries`).
+    targets : array-like of bool of shape (n_series,), default=None
+        Which series are targets (see :class:`WindowedSeries`).
 
     Attributes
     ----------
@@ -292,13 +301,15 @@ class PanelWindows(WindowedSeries):
     (array([0., 0., 1.]), array([1.]))
     """
 
-    def __init__(self, members, seq_len, pred_len, stride=1, pad=False, fill=0.0, missing=False):
+    def __init__(
+        self, members, seq_len, pred_len, stride=1, pad=False, fill=0.0, missing=False, targets=None
+    ):
         window = int(seq_len) + int(pred_len)
         members = [np.asarray(member) for member in members]
         if pad:
             members = _front_padded(members, window, fill)
         values, offsets, lengths = _concatenated(members)
-        super().__init__(values, seq_len, pred_len, stride=1, missing=missing)
+        super().__init__(values, seq_len, pred_len, stride=1, missing=missing, targets=targets)
         counts = np.maximum(lengths - window + 1, 0)
         counts = -(-counts // int(stride))  # windows per member at this stride (ceil)
         self.member = np.repeat(np.arange(len(members)), counts)

@@ -157,6 +157,7 @@ _TYPES = {
     "lora_alpha": _number,
     "scaling": _scaling,
     "data_parallel": _data_parallel,
+    "target_columns": _column_list,
 }
 
 
