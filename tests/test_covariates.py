@@ -146,3 +146,22 @@ def test_the_command_line_takes_target_columns(tmp_path):
         status = main(argv + options)
     assert status == 0, err.getvalue()
     assert joblib.load(tmp_path / "m.joblib").target_columns == ["OT"]
+
+
+def test_recent_windows_recursion_numpy_positions_and_the_sktime_adapter():
+    """Covariates are masked in the M4 protocol's windows too; recursion holds them; numpy ints name columns."""
+    from calf_sklearn._series.windows import RecentWindows
+    from calf_sklearn.sktime import CALFSktimeForecaster
+
+    windows = RecentWindows(
+        [make_series(50)], seq_len=8, pred_len=4, history_size=2, targets=[False, True, False]
+    )
+    _, _, mask = windows.batch([0])
+    assert mask[..., [0, 2]].sum() == 0 and mask[..., 1].sum() > 0
+    frame = _frame()
+    model = _calf(target_columns=np.int64(2)).fit(frame)
+    with pytest.warns(UserWarning, match="recursively"):
+        assert list(model.predict(horizon=20).columns) == ["OT"]
+    recent = _calf(target_columns="OT", window_sampling="recent", scaling=None, validation_size=8).fit(frame)
+    assert list(recent.predict().columns) == ["OT"]
+    assert "target_columns" not in CALFSktimeForecaster().get_params()

@@ -127,12 +127,14 @@ def _windows_count(n_rows, seq_len, pred_len):
 def _evaluate(model, values, seq_len, pred_len, stride, plot_starts, coverage=0.9, chunk=512):
     """MSE, MAE, interval coverage and width, and timing of ``model`` over every ``stride``-th window."""
     windows = WindowedSeries(values, seq_len, pred_len, stride=stride)
-    squared = absolute = inside = width = 0.0
+    squared = absolute = inside = width = count = 0.0
+    targets = model._targets() if hasattr(model, "_targets") else slice(None)  # covariates are not scored
     calibration = getattr(model, "calibration_", None)
     calibrated = calibration is not None and calibration.max_coverage >= coverage
     started = time.perf_counter()
     for start in range(0, len(windows), chunk):
         x, y = windows.batch(np.arange(start, min(start + chunk, len(windows))))
+        y = y[..., targets]
         if calibrated:  # the point forecast and its interval from one forward pass
             forecast, (lower, upper) = model.predict_with_interval(x, coverage=coverage)
             inside += float(((y >= lower) & (y <= upper)).sum())
@@ -142,8 +144,8 @@ def _evaluate(model, values, seq_len, pred_len, stride, plot_starts, coverage=0.
         error = forecast - y
         squared += float(np.square(error).sum())
         absolute += float(np.abs(error).sum())
+        count += error.size
     seconds = time.perf_counter() - started
-    count = len(windows) * pred_len * values.shape[1]
     plot_windows = WindowedSeries(values, seq_len, pred_len)
     x, _ = plot_windows.batch(plot_starts)
     return {

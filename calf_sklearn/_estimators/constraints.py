@@ -10,6 +10,7 @@ a fixed set of values lends the command line its ``choices``.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Callable
 
 from .._series.conformal import METHODS as INTERVAL_METHODS
@@ -154,15 +155,16 @@ def check_target_columns(value):
     """``target_columns``: None, one name or position, or a non-empty list of them without repeats."""
     if value is None:
         return None
-    items = [value] if isinstance(value, (str, int)) and not isinstance(value, bool) else value
-    if not isinstance(items, (list, tuple)) or not items:
+    single = isinstance(value, (str, numbers.Integral)) and not isinstance(value, bool)
+    items = [value] if single else value
+    if isinstance(items, str) or not hasattr(items, "__len__") or not len(items):
         raise ValueError(
             f"target_columns must be None, a column name or position, or a non-empty list of them; got {value!r}."
         )
     for item in items:
-        if isinstance(item, bool) or not isinstance(item, (str, int)):
+        if isinstance(item, bool) or not isinstance(item, (str, numbers.Integral)):
             raise TypeError(f"target_columns holds {item!r}; pass column names (str) or positions (int).")
-    if len(set(items)) != len(items):
+    if len(set(items)) != len(list(items)):
         raise ValueError(f"target_columns repeats a column: {list(items)!r}.")
     return value
 

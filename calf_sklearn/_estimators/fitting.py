@@ -177,7 +177,9 @@ class FitMixin:
 
         pad, masks, targets = self._pads(), self._masks_missing(), self._target_mask()
         if self._samples_recent():
-            train_windows = RecentWindows(scaled(train), self.seq_len, self.pred_len, self.history_size)
+            train_windows = RecentWindows(
+                scaled(train), self.seq_len, self.pred_len, self.history_size, targets=targets
+            )
         else:
             train_windows = PanelWindows(
                 scaled(train),

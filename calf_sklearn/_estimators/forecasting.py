@@ -65,9 +65,14 @@ class PredictMixin:
                 stacklevel=3,
             )
         pieces = []
+        covariates = self._target_mask()
         for _ in range(rounds):
             piece = self._forecast_scaled(context)
             pieces.append(piece)
+            if covariates is not None:
+                # A covariate's forecast is never trained: the next round sees its last value held.
+                piece = piece.copy()
+                piece[..., ~covariates] = context[:, -1:, ~covariates]
             context = np.concatenate([context, piece], axis=1)[:, -self.seq_len :]
         return self._unscale(np.concatenate(pieces, axis=1)[:, :horizon], mean, scale)
 

@@ -8,6 +8,7 @@ feature-name checks are the ones scikit-learn users know.
 from __future__ import annotations
 
 import inspect
+import numbers
 import warnings
 from typing import ClassVar, NamedTuple
 
@@ -125,7 +126,7 @@ class InputMixin:
             return
         names = getattr(self, "feature_names_in_", None)
         positions = []
-        for item in [value] if isinstance(value, (str, int)) else list(value):
+        for item in [value] if isinstance(value, (str, numbers.Integral)) else list(value):
             if isinstance(item, str):
                 if names is None:
                     raise ValueError(
@@ -140,7 +141,7 @@ class InputMixin:
                     )
                 positions.append(where[0])
             elif -n <= item < n:
-                positions.append(item % n)
+                positions.append(int(item) % n)
             else:
                 raise ValueError(f"target_columns holds the position {item}, but X has {n} columns.")
         if len(set(positions)) != len(positions):

@@ -23,6 +23,10 @@ from .._utils import checks
 from .calf import CALFForecaster
 from .constraints import CALF_CONSTRAINTS
 
+# CALFForecaster's parameters that this adapter takes. target_columns is not among them: sktime
+# passes covariates as exogenous X, which this adapter does not map to CALF's covariates yet.
+_MIRRORED = [name for name in CALF_CONSTRAINTS if name != "target_columns"]
+
 __all__ = ["CALFSktimeForecaster"]
 
 # The tiny randomly initialised GPT-2 of the test parameters: trains in a
@@ -145,7 +149,7 @@ class CALFSktimeForecaster(BaseForecaster):
         # The parameters are CALFForecaster's (the table of calf_sklearn._estimators.constraints),
         # listed once: __signature__ below gives scikit-learn and sktime their names and defaults.
         signature = CALFSktimeForecaster.__init__.__signature__
-        checks.check_keywords(type(self).__name__, kwargs, list(CALF_CONSTRAINTS))
+        checks.check_keywords(type(self).__name__, kwargs, list(_MIRRORED))
         bound = signature.bind(self, *args, **kwargs)
         bound.apply_defaults()
         for name, value in list(bound.arguments.items())[1:]:
@@ -169,7 +173,7 @@ class CALFSktimeForecaster(BaseForecaster):
 
     def _estimator(self, pred_len):
         """An unfitted CALFForecaster with this forecaster's parameters and ``pred_len``."""
-        params = {name: getattr(self, name) for name in CALF_CONSTRAINTS}
+        params = {name: getattr(self, name) for name in _MIRRORED}
         params["pred_len"] = pred_len
         return CALFForecaster(**params)
 
@@ -351,7 +355,7 @@ def _mirror_signature():
     """CALFForecaster's parameters, every one positional or keyword, with ``pred_len=None``."""
     calf = inspect.signature(CALFForecaster.__init__).parameters
     parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    for name in CALF_CONSTRAINTS:
+    for name in _MIRRORED:
         default = None if name == "pred_len" else calf[name].default
         parameters.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default))
     return inspect.Signature(parameters)

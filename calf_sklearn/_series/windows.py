@@ -335,6 +335,8 @@ class RecentWindows:
         Look-back and horizon.
     history_size : float
         How far back, in multiples of ``pred_len``, cut points may lie.
+    targets : array-like of bool of shape (n_series,), default=None
+        Which series are targets; the others (covariates) are masked out.
 
     Attributes
     ----------
@@ -354,8 +356,9 @@ class RecentWindows:
     (array([6., 7., 8., 9.]), array([10.,  0.,  0.]), array([1., 0., 0.]))
     """
 
-    def __init__(self, members, seq_len, pred_len, history_size):
+    def __init__(self, members, seq_len, pred_len, history_size, targets=None):
         members = [np.asarray(member) for member in members]
+        self.targets = None if targets is None else np.asarray(targets, dtype=bool)
         self.values, self.offsets, self.lengths = _concatenated(members)
         self.seq_len = int(seq_len)
         self.pred_len = int(pred_len)
@@ -425,6 +428,8 @@ class RecentWindows:
         gathered = self.values[self.offsets[indices, None] + np.clip(rows, 0, lengths - 1)]
         gathered = np.where(inside[..., None], gathered, 0).astype(self.values.dtype, copy=False)
         mask = np.broadcast_to(inside[:, self.seq_len :, None], gathered[:, self.seq_len :].shape)
+        if self.targets is not None:  # covariates: inputs, never targets
+            mask = mask & self.targets
         return (
             np.ascontiguousarray(gathered[:, : self.seq_len]),
             np.ascontiguousarray(gathered[:, self.seq_len :]),
