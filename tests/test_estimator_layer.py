@@ -70,7 +70,7 @@ def test_the_sktime_mirror_takes_calfs_parameters_from_the_table():
 
     mirror = inspect.signature(CALFSktimeForecaster).parameters
     calf = inspect.signature(CALFForecaster).parameters
-    # target_columns waits for a mapping of sktime's exogenous X to covariates.
+    # target_columns is sktime's y (targets) and X (covariates), not a parameter.
     assert list(mirror) == [name for name in CALF_CONSTRAINTS if name != "target_columns"]
     assert mirror["pred_len"].default is None
     assert all(mirror[name].default == calf[name].default for name in mirror if name != "pred_len")

@@ -63,7 +63,7 @@ def test_parameters_mirror_the_estimator():
 
     ours = inspect.signature(CALFSktimeForecaster.__init__).parameters
     theirs = inspect.signature(CALFForecaster.__init__).parameters
-    # target_columns waits for a mapping of sktime's exogenous X to covariates.
+    # target_columns is sktime's y (targets) and X (covariates), not a parameter.
     assert list(ours) == [name for name in theirs if name != "target_columns"]
     assert all(ours[n].default == theirs[n].default for n in ours if n not in ("self", "pred_len"))
     assert ours["pred_len"].default is None
@@ -119,3 +119,23 @@ def test_update_without_refit_forecasts_from_the_new_end():
     expected = network.predict(y.to_numpy()[:, None], horizon=2)[:, 0]
     np.testing.assert_array_equal(forecaster.predict().to_numpy(), expected)
     assert forecaster.predict().index.tolist() == [80, 81]
+
+
+def test_exogenous_x_is_read_as_covariates():
+    """sktime's X: its past columns are CALF's covariates; forecasts are of y's columns only."""
+    index = pd.period_range("2020-01", periods=80, freq="M")
+    rng = np.random.default_rng(0)
+    driver = pd.DataFrame({"driver": np.sin(np.arange(80) / 3) + 0.1 * rng.normal(size=80)}, index=index)
+    y = pd.DataFrame({"sales": driver["driver"].shift(1).bfill() * 2 + 5}, index=index)
+    forecaster = tiny(pred_len=4).fit(y, X=driver)
+    assert forecaster.get_tag("capability:exogenous") is True
+    assert forecaster.forecaster_.target_indices_ == [0] and forecaster.forecaster_.n_features_in_ == 2
+    future = pd.DataFrame({"driver": np.zeros(4)}, index=pd.period_range("2026-09", periods=4, freq="M"))
+    forecast = forecaster.predict(fh=[1, 2, 3, 4], X=future)
+    assert list(forecast.columns) == ["sales"] and forecast.shape == (4, 1)
+    changed = driver.copy()
+    changed["driver"] = changed["driver"].to_numpy()[::-1]
+    other = tiny(pred_len=4).fit(y, X=changed).predict(fh=[1, 2, 3, 4], X=future)
+    assert not np.allclose(forecast.to_numpy(), other.to_numpy())
+    with pytest.raises(ValueError, match="fitted with exogenous X"):
+        forecaster.update(y.iloc[-3:], update_params=False)

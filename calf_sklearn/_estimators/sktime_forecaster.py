@@ -23,8 +23,8 @@ from .._utils import checks
 from .calf import CALFForecaster
 from .constraints import CALF_CONSTRAINTS
 
-# CALFForecaster's parameters that this adapter takes. target_columns is not among them: sktime
-# passes covariates as exogenous X, which this adapter does not map to CALF's covariates yet.
+# CALFForecaster's parameters that this adapter takes. target_columns is not among them: in sktime
+# the targets are y and the covariates are the exogenous X, which the adapter passes on as such.
 _MIRRORED = [name for name in CALF_CONSTRAINTS if name != "target_columns"]
 
 __all__ = ["CALFSktimeForecaster"]
@@ -125,8 +125,8 @@ class CALFSktimeForecaster(BaseForecaster):
         "scitype:y": "both",  # one series or several, forecast jointly
         "capability:multivariate": True,
         "y_inner_mtype": ["pd.DataFrame", "pd-multiindex"],
-        "X_inner_mtype": "pd.DataFrame",
-        "capability:exogenous": False,  # X is ignored
+        "X_inner_mtype": ["pd.DataFrame", "pd-multiindex"],
+        "capability:exogenous": True,  # X's past columns are CALF's covariates
         "requires-fh-in-fit": True,  # False when pred_len is an integer (set in __init__)
         "capability:insample": False,
         "capability:pred_int": True,  # False when validation_size == 0 (set in __init__)
@@ -134,9 +134,9 @@ class CALFSktimeForecaster(BaseForecaster):
         "capability:missing_values": False,  # True with missing="mask" (set in __init__)
         "capability:update": True,
         "capability:random_state": True,
-        "capability:categorical_in_X": True,  # X is never looked at
+        "capability:categorical_in_X": False,  # X's columns are series CALF reads
         "fit_is_empty": False,
-        "X-y-must-have-same-index": False,
+        "X-y-must-have-same-index": True,
         # Members may start at different times, but must end at the same one (see _check_common_end).
         "capability:unequal_length": False,
     }
@@ -175,7 +175,21 @@ class CALFSktimeForecaster(BaseForecaster):
         """An unfitted CALFForecaster with this forecaster's parameters and ``pred_len``."""
         params = {name: getattr(self, name) for name in _MIRRORED}
         params["pred_len"] = pred_len
+        if self._n_covariates:  # y's columns come first, then X's: the targets are y's
+            params["target_columns"] = list(range(len(self._y_columns)))
         return CALFForecaster(**params)
+
+    def _joined(self, y, X):
+        """y's columns, then X's (its past values: CALF's covariates), on y's index."""
+        if not self._n_covariates:
+            return y
+        if X is None:
+            raise ValueError(
+                f"{type(self).__name__} was fitted with exogenous X, whose columns it reads as "
+                "covariates; pass X (covering y's index) here too."
+            )
+        X = X.reindex(y.index).set_axis([f"__X{i}" for i in range(X.shape[1])], axis=1)
+        return pd.concat([y, X], axis=1)
 
     @staticmethod
     def _members(frame):
@@ -235,14 +249,16 @@ class CALFSktimeForecaster(BaseForecaster):
             self.pred_len_ = int(steps.max())
         else:
             self.pred_len_ = self.pred_len
-        self._history = y
-        self.forecaster_ = self._estimator(self.pred_len_).fit(self._members(y))
+        self._y_columns = y.columns
+        self._n_covariates = 0 if X is None else X.shape[1]
+        self._history = self._joined(y, X)
+        self.forecaster_ = self._estimator(self.pred_len_).fit(self._members(self._history))
         return self
 
     def _predict(self, fh, X):
         steps, index = self._steps(fh)
         forecast = self.forecaster_.predict(self._members(self._history), horizon=int(steps.max()))
-        return self._label(forecast, steps, index, self._history.columns)
+        return self._label(forecast, steps, index, self._y_columns)
 
     def _predict_interval(self, fh, X, coverage):
         steps, index = self._steps(fh)
@@ -251,12 +267,7 @@ class CALFSktimeForecaster(BaseForecaster):
             self._members(self._history), horizon=int(steps.max()), coverage=coverages
         )
         columns = pd.MultiIndex.from_tuples(
-            [
-                (name, c, side)
-                for name in self._history.columns
-                for c in coverages
-                for side in ("lower", "upper")
-            ]
+            [(name, c, side) for name in self._y_columns for c in coverages for side in ("lower", "upper")]
         )
 
         def blocks(by_coverage):
@@ -264,7 +275,7 @@ class CALFSktimeForecaster(BaseForecaster):
             return np.column_stack(
                 [
                     by_coverage[c][side][:, series]
-                    for series in range(len(self._history.columns))
+                    for series in range(len(self._y_columns))
                     for c in coverages
                     for side in (0, 1)
                 ]
@@ -280,7 +291,7 @@ class CALFSktimeForecaster(BaseForecaster):
         answers = self.forecaster_.predict_quantiles(
             self._members(self._history), horizon=int(steps.max()), alpha=levels
         )
-        columns = pd.MultiIndex.from_tuples([(name, a) for name in self._history.columns for a in levels])
+        columns = pd.MultiIndex.from_tuples([(name, a) for name in self._y_columns for a in levels])
 
         def blocks(stacked):
             # stacked: (len(alpha), horizon, k) -> (horizon, k * len(alpha)), series-major.
@@ -298,7 +309,7 @@ class CALFSktimeForecaster(BaseForecaster):
 
     def _update(self, y, X=None, update_params=True):
         self._check_common_end(y)
-        history = pd.concat([self._history, y])
+        history = pd.concat([self._history, self._joined(y, X)])
         history = history[~history.index.duplicated(keep="last")].sort_index()
         self._check_common_end(history)
         if update_params:
