@@ -111,7 +111,6 @@ class _StatisticalForecaster(WindowForecaster):
     def _prepare_fit(self, X, X_val):
         # Nothing trains: the whole of X is scaled (for scoring) and looked back on.
         data = self._validate_input(X, reset=True)
-        self._resolve_targets()
         mean, scale, scaler = self._fit_scaling(data.values, single=data.layout is None)
         return Prepared(data, None, None, None, None, mean, scale, scaler, X_val)
 

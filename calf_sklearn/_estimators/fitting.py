@@ -166,7 +166,6 @@ class FitMixin:
     def _prepare_fit(self, X, X_val):
         """Validate X (and X_val), split, scale and window it: what every estimator's fit does first."""
         data = self._validate_input(X, reset=True)
-        self._resolve_targets()
         train, validation = self._split_input(data, X_val)
         if self._masks_missing():
             self._check_training_rows_observed(train, data.layout)

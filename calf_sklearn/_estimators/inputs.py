@@ -224,9 +224,8 @@ class InputMixin:
             kind, series_name, X = "series", X.name, X.to_frame()
         if isinstance(X, pd.DataFrame):
             kind = "frame" if kind == "array" else kind
-            X = self._fill_time_gaps(X, name)
+            X = self._checked_time_index(X, name, continued=labels)
             index, columns = X.index, X.columns
-            check_time_index(index, name=name, continued=labels, missing=getattr(self, "missing", None))
             check_numeric_columns(X, name)
         if getattr(X, "shape", (None,))[0] == 0 or (isinstance(X, (list, tuple)) and len(X) == 0):
             raise ValueError(
@@ -250,21 +249,31 @@ class InputMixin:
         check_finite(values, name, columns, missing=getattr(self, "missing", None))
         return values, {"kind": kind, "columns": columns, "index": index, "name": series_name}
 
-    def _fill_time_gaps(self, frame, name):
-        """Under ``missing="mask"``, a frame whose time index skips steps, with those steps added as NaN rows."""
+    def _checked_time_index(self, frame, name, continued):
+        """``frame`` with its time index checked; under ``missing="mask"`` skipped steps are added as NaN rows."""
         grid = regular_grid(frame.index) if self._masks_missing() else None
-        if grid is None:
-            return frame
-        warnings.warn(
-            f"{name}'s {type(frame.index).__name__} skips {len(grid) - len(frame)} time stamp(s); "
-            "with missing='mask' they are added as rows of missing values.",
-            UserWarning,
-            stacklevel=4,
-        )
-        return frame.reindex(grid)
+        if grid is not None:
+            warnings.warn(
+                f"{name}'s {type(frame.index).__name__} skips {len(grid) - len(frame)} time stamp(s); "
+                "with missing='mask' they are added as rows of missing values.",
+                UserWarning,
+                stacklevel=4,
+            )
+            frame = frame.reindex(grid)
+        check_time_index(frame.index, name=name, continued=continued, missing=getattr(self, "missing", None))
+        return frame
 
     def _validate_input(self, X, *, reset, labels=True, name="X"):
-        """One series or a panel, validated member by member (see :mod:`calf_sklearn.panel`)."""
+        """One series or a panel, validated member by member (see :mod:`calf_sklearn.panel`).
+
+        ``reset`` (fit): the columns are learned, and with them which are targets.
+        """
+        data = self._validated_members(X, reset, labels, name)
+        if reset:
+            self._resolve_targets()
+        return data
+
+    def _validated_members(self, X, reset, labels, name):
         if not panel.is_panel(X):
             values, meta = self._validate_series(X, reset=reset, labels=labels, name=name)
             return Input([values], [meta], None)
@@ -290,8 +299,7 @@ class InputMixin:
         if isinstance(X_val, np.ndarray) and X_val.ndim == 1 and name != "X_val":
             X_val = X_val[:, None]
         if isinstance(X_val, pd.DataFrame):
-            X_val = self._fill_time_gaps(X_val, name)
-            check_time_index(X_val.index, name=name, continued=False, missing=getattr(self, "missing", None))
+            X_val = self._checked_time_index(X_val, name, continued=False)
             check_numeric_columns(X_val, name)
         values = check_array(X_val, dtype=np.float64, ensure_all_finite=False, input_name=name)
         check_finite(values, name, getattr(X_val, "columns", None), missing=getattr(self, "missing", None))

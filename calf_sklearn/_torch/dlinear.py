@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .branches import normalise
 from .training.loop import TrainingLoop
 from .training.steps import DLinearStep
 
@@ -159,11 +160,8 @@ def fill_missing(x):
     missing = torch.isnan(x)
     if not missing.any():
         return x
-    observed = ~missing
-    mean = torch.where(observed, x, 0).sum(dim=1, keepdim=True) / observed.sum(dim=1, keepdim=True).clamp(
-        min=1
-    )
-    return torch.where(observed, x, mean)
+    _, mean, _ = normalise(x)  # its mean is the observed one wherever a series has a gap
+    return torch.where(missing, mean, x)
 
 
 def train_dlinear(

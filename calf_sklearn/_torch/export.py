@@ -7,6 +7,8 @@ these functions; the persistence of the estimators stores the payload.
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 __all__ = ["export_payload", "network_from_payload"]
@@ -117,7 +119,7 @@ def _compute_derived_buffers(model):
                 raise RuntimeError(f"{name} holds weights and unsaved buffers; it cannot be rebuilt safely")
             module.to_empty(device="cpu", recurse=False)
             model._init_weights(module)
-    left = [name for name, tensor in model.state_dict(keep_vars=True).items() if tensor.is_meta]
-    left += [name for name, buffer in model.named_buffers() if buffer.is_meta]
+    tensors = itertools.chain(model.named_parameters(), model.named_buffers())
+    left = [name for name, tensor in tensors if tensor.is_meta]
     if left:
         raise RuntimeError(f"the saved network does not determine {left}; it cannot be rebuilt")
