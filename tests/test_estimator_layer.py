@@ -61,7 +61,7 @@ def test_the_cli_offers_the_tables_choices():
     for name in CALF_CONSTRAINTS:
         if choices(name) is not None:
             assert list(offered[name]) == choices(name), name
-    assert choices("interval_method") == ["absolute", "scaled"]
+    assert choices("interval_method") == ["absolute", "scaled", "adaptive"]
 
 
 def test_the_sktime_mirror_takes_calfs_parameters_from_the_table():

@@ -221,7 +221,7 @@ def test_intervals_miss_their_coverage_when_the_process_changes(noise_model):
     lower, upper = model.predict_interval(x, coverage=0.9)
     empirical = inside(y, lower, upper).mean()
     low, high = _coverage_band(0.9, model.calibration_.n_windows, window, len(x))
-    if method == "scaled" and kind != "naive":
+    if method != "absolute" and kind != "naive":  # "adaptive" scores as "scaled"; a batch has no walk
         assert low <= empirical <= high
     else:
         assert empirical < 0.55 < low
@@ -464,6 +464,8 @@ def test_three_dimensional_windows_get_one_interval_each(module_env, method):
     lower, upper = model.predict_interval(batch, coverage=0.9)
     assert lower.shape == upper.shape == model.predict(batch).shape == (3, 8, 2)
     for n, window in enumerate(batch):
+        if method == "adaptive":  # a longer history would be walked over: give the look-back alone
+            window = window[-model.seq_len :]
         one_lower, one_upper = model.predict_interval(window, coverage=0.9)
         np.testing.assert_allclose(lower[n], one_lower, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(upper[n], one_upper, rtol=1e-5, atol=1e-6)
@@ -688,14 +690,17 @@ def test_quantiles_are_the_bounds_of_the_matching_interval(n_windows, alpha, cov
 def _hand_scores(values, mean, scale, seq_len, pred_len, forecast, method):
     """Sorted conformal scores of every window of ``values``, computed here from the rule."""
     scaled = (values - mean) / scale
-    scores = []
+    errors, spreads = [], []
     for start in range(len(values) - seq_len - pred_len + 1):
         look_back = scaled[start : start + seq_len]
-        error = scaled[start + seq_len : start + seq_len + pred_len] - forecast(look_back)
-        if method == "scaled":
-            error = error / np.sqrt(look_back.var(axis=0) + 1e-5)
-        scores.append(np.abs(error))
-    return np.sort(np.array(scores), axis=0)
+        errors.append(scaled[start + seq_len : start + seq_len + pred_len] - forecast(look_back))
+        spreads.append(np.sqrt(look_back.var(axis=0) + 1e-5))
+    scores, spreads = np.abs(np.array(errors)), np.array(spreads)
+    if method == "adaptive":  # "scaled", with spreads floored at their 5th percentile
+        spreads = np.maximum(spreads, np.percentile(spreads, 5, axis=0))
+    if method != "absolute":
+        scores = scores / spreads[:, None, :]
+    return np.sort(scores, axis=0)
 
 
 def _seasonal_rule(period, pred_len):

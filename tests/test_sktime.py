@@ -139,3 +139,27 @@ def test_exogenous_x_is_read_as_covariates():
     assert not np.allclose(forecast.to_numpy(), other.to_numpy())
     with pytest.raises(ValueError, match="fitted with exogenous X"):
         forecaster.update(y.iloc[-3:], update_params=False)
+
+
+def test_adaptive_intervals_walk_only_over_what_update_added():
+    """Rows the forecaster was fitted on would teach the walk in-sample errors: it gets the rows
+    added since the fit, after a look-back of seq_len rows."""
+    y = pd.Series(np.sin(np.arange(120) / 4) + 0.1 * np.random.default_rng(0).normal(size=120))
+    adaptive = tiny(interval_method="adaptive").fit(y[:80], fh=[1, 2, 3])
+
+    def split(forecaster):  # the split-conformal interval after the fitted data: no walk
+        lower, upper = forecaster.forecaster_.predict_interval(coverage=0.8)
+        return np.column_stack([lower[:, 0], upper[:, 0]])
+
+    # Nothing observed since the fit: the split-conformal intervals.
+    np.testing.assert_allclose(adaptive.predict_interval(coverage=0.8).to_numpy(), split(adaptive))
+    adaptive.update(y[80:110], update_params=False)
+    inner = adaptive.forecaster_
+    lower, upper = inner.predict_interval(y[80 - inner.seq_len : 110].to_numpy()[:, None], coverage=0.8)
+    answer = adaptive.predict_interval(coverage=0.8).to_numpy()
+    np.testing.assert_allclose(answer, np.column_stack([lower[:, 0], upper[:, 0]]))
+    whole = inner.predict_interval(y[:110].to_numpy()[:, None], coverage=0.8)  # what the fit rows would teach
+    assert not np.allclose(answer[:, 1], whole[1][:, 0])
+    # A refit makes every row seen so far in-sample: nothing left to walk over.
+    adaptive.update(y[110:], update_params=True)
+    np.testing.assert_allclose(adaptive.predict_interval(coverage=0.8).to_numpy(), split(adaptive))

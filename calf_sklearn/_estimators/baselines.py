@@ -160,10 +160,10 @@ class NaiveForecaster(_StatisticalForecaster):
         rows whose windows calibrate :meth:`predict_interval`; nothing is
         trained on them, and forecasts still start after the last row of
         ``X``. ``fit``'s ``X_val`` calibrates instead when given.
-    interval_method : {"scaled", "absolute"}, default="scaled"
+    interval_method : {"scaled", "absolute", "adaptive"}, default="scaled"
         Conformal scores of the intervals: errors divided by each window's
-        look-back spread, or plain absolute errors (see
-        :mod:`calf_sklearn.intervals`).
+        look-back spread, or plain absolute errors; ``"adaptive"`` walks
+        forward over successive windows (see :mod:`calf_sklearn.intervals`).
     missing : {"raise", "mask"}, default="raise"
         What a missing value (NaN) means: refused, or a gap the rule reads
         around. With ``"mask"`` each look-back starts at its first observed
@@ -251,10 +251,10 @@ class SeasonalNaiveForecaster(_StatisticalForecaster):
         rows whose windows calibrate :meth:`predict_interval`; nothing is
         trained on them, and forecasts still start after the last row of
         ``X``. ``fit``'s ``X_val`` calibrates instead when given.
-    interval_method : {"scaled", "absolute"}, default="scaled"
+    interval_method : {"scaled", "absolute", "adaptive"}, default="scaled"
         Conformal scores of the intervals: errors divided by each window's
-        look-back spread, or plain absolute errors (see
-        :mod:`calf_sklearn.intervals`).
+        look-back spread, or plain absolute errors; ``"adaptive"`` walks
+        forward over successive windows (see :mod:`calf_sklearn.intervals`).
     missing : {"raise", "mask"}, default="raise"
         What a missing value (NaN) means: refused, or a gap the rule reads
         around. With ``"mask"`` each look-back starts at its first observed
@@ -349,10 +349,10 @@ class Naive2Forecaster(_StatisticalForecaster):
         rows whose windows calibrate :meth:`predict_interval`; nothing is
         trained on them, and forecasts still start after the last row of
         ``X``. ``fit``'s ``X_val`` calibrates instead when given.
-    interval_method : {"scaled", "absolute"}, default="scaled"
+    interval_method : {"scaled", "absolute", "adaptive"}, default="scaled"
         Conformal scores of the intervals: errors divided by each window's
-        look-back spread, or plain absolute errors (see
-        :mod:`calf_sklearn.intervals`).
+        look-back spread, or plain absolute errors; ``"adaptive"`` walks
+        forward over successive windows (see :mod:`calf_sklearn.intervals`).
     missing : {"raise", "mask"}, default="raise"
         What a missing value (NaN) means: refused, or a gap the rule reads
         around. With ``"mask"`` each look-back starts at its first observed
@@ -421,6 +421,12 @@ class Naive2Forecaster(_StatisticalForecaster):
     def _rule(self, history, horizon):
         return seasonal.naive2(history, horizon, self.period)
 
+    def _walk_windows(self, members):
+        if self.seq_len is not None:
+            return super()._walk_windows(members)
+        # Whole histories: every origin after the first row, each forecast from all rows before it.
+        return ExpandingWindows(members, np.ones(len(members), dtype=np.int64), self.pred_len)
+
     def _calibration_source(self, prepared):
         if self.seq_len is not None:
             return super()._calibration_source(prepared)
@@ -450,43 +456,6 @@ class Naive2Forecaster(_StatisticalForecaster):
         for position, values in enumerate(members):
             windows[position, longest - len(values) :] = values
         return windows
-
-    def evaluate(self, X, stride=1):
-        """Errors of rolling forecasts over a series (needs an integer ``seq_len``).
-
-        See :meth:`calf_sklearn.CALFForecaster.evaluate`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_steps, n_series), DataFrame or panel
-            At least ``seq_len + pred_len`` rows (per member).
-        stride : int, default=1
-            Distance between window starts.
-
-        Returns
-        -------
-        dict
-            ``mse``, ``mae`` and ``n_windows``.
-
-        Raises
-        ------
-        ValueError
-            If ``seq_len`` is ``None``: rolling windows need a fixed look-back.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> X = (10 + np.tile([1.0, 5.0, 3.0], 12))[:, None]
-        >>> model = Naive2Forecaster(pred_len=3, period=3, seq_len=12).fit(X)
-        >>> model.evaluate(X)["mse"] < 1e-20  # a pure cycle is forecast exactly
-        True
-        """
-        if self.seq_len is None:
-            raise ValueError(
-                "Naive2Forecaster(seq_len=None) forecasts from each series' whole history, which "
-                "rolling windows do not have; set seq_len (e.g. seq_len=10 * period) to evaluate."
-            )
-        return super().evaluate(X, stride)
 
 
 class DLinearForecaster(WindowForecaster):
@@ -522,9 +491,10 @@ class DLinearForecaster(WindowForecaster):
     padding : bool, default=False
         Accept panel members shorter than a window by zero-padding them at
         the front on the scaled axis (see :class:`~calf_sklearn.CALFForecaster`).
-    interval_method : {"scaled", "absolute"}, default="scaled"
+    interval_method : {"scaled", "absolute", "adaptive"}, default="scaled"
         Conformal scores of :meth:`predict_interval`, calibrated on the
-        validation windows (see :mod:`calf_sklearn.intervals`).
+        validation windows; ``"adaptive"`` walks forward over successive
+        windows (see :mod:`calf_sklearn.intervals`).
     missing : {"raise", "mask"}, default="raise"
         What a missing value (NaN) means: refused, or masked out as in
         :class:`~calf_sklearn.CALFForecaster` (a missing look-back value is

@@ -107,11 +107,14 @@ class CALFForecaster(NetworkPicklingMixin, WindowForecaster):
         Scores (:meth:`evaluate`) are on this scale.
     seasonal_period : int, default=1
         Seasonal lag ``m`` of the ``"mase"`` loss's scale.
-    interval_method : {"scaled", "absolute"}, default="scaled"
+    interval_method : {"scaled", "absolute", "adaptive"}, default="scaled"
         Conformal scores of :meth:`predict_interval`, calibrated at the end
         of ``fit`` on the validation windows: errors divided by each
         window's look-back spread (volatile windows get wider intervals), or
-        plain absolute errors (see :mod:`calf_sklearn.intervals`).
+        plain absolute errors. ``"adaptive"`` (for rolling use) scores as
+        ``"scaled"`` and, over successive windows (``evaluate``, a history
+        given to ``predict_interval``), walks forward in time, learning from
+        the errors observed so far (see :mod:`calf_sklearn.intervals`).
     max_epochs : int, default=20
         Upper bound on training epochs.
     patience : int, default=5

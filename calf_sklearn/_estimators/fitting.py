@@ -43,6 +43,15 @@ class Prepared(NamedTuple):
         return self.data.values
 
 
+class Rolled(NamedTuple):
+    """Forecast errors of a run of windows, with what the intervals need to score them."""
+
+    errors: np.ndarray  # (n_windows, pred_len, n_targets) forecast - truth, fitted scale; NaN: not observed
+    spread: np.ndarray  # (n_windows, n_targets) each look-back's spread (see look_back_spread)
+    member: np.ndarray  # (n_windows,) the panel member of each window
+    times: np.ndarray  # (n_windows,) each window's start, increasing within a member
+
+
 class FitMixin:
     """The fit template and its steps; a forecaster implements ``_fit(prepared, **options)``."""
 
@@ -306,12 +315,19 @@ class FitMixin:
         """Conformal scores of the windows of ``source`` (see :meth:`_calibration_source`), or ``None``."""
         if source is None or len(source[0]) == 0:
             return None
-        errors, spreads = [], []
-        for error, x, observed in self._window_errors(*source):
-            # A missing target has no error: NaN, which the calibration leaves out.
+        rolled = self._roll(*source)
+        return ConformalCalibration(rolled.errors, self.interval_method, rolled.spread)
+
+    def _roll(self, windows, mean, scale):
+        """The :class:`Rolled` errors of every window of a :class:`PanelWindows`, in its order."""
+        n_targets = np.arange(self.n_features_in_)[self._targets()].size
+        errors, spreads = [np.empty((0, self.pred_len, n_targets))], [np.empty((0, n_targets))]
+        for error, x, observed in self._window_errors(windows, mean, scale):
+            # A missing target has no error: NaN, which calibration and scores leave out.
             errors.append(error if observed is None else np.where(observed, error, np.nan))
-            spreads.append(look_back_spread(x)[:, self._targets()])
-        return ConformalCalibration(np.concatenate(errors), self.interval_method, np.concatenate(spreads))
+            spreads.append(look_back_spread(self._look_back_rows(x))[:, self._targets()])
+        times = windows.starts if hasattr(windows, "starts") else windows.cuts  # ExpandingWindows: cuts
+        return Rolled(np.concatenate(errors), np.concatenate(spreads), windows.member, times)
 
     def _window_errors(self, windows, mean, scale):
         """Forecast minus truth of every window of ``windows``, in chunks, with the look-backs and
@@ -325,7 +341,7 @@ class FitMixin:
             rows = np.arange(start, min(start + chunk, len(windows)))
             x, y, *mask = windows.batch(rows)
             members = windows.member[rows]
-            error = self._forecast_for_scoring(x, mean[members], scale[members]) - y
+            error = self._forecast_for_scoring(self._look_back_rows(x), mean[members], scale[members]) - y
             targets = self._targets()  # covariates are inputs: no error of theirs counts
             yield error[..., targets], x, (mask[0][..., targets] > 0 if mask else None)
 

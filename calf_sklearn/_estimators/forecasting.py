@@ -33,6 +33,7 @@ class Request(NamedTuple):
     metas: list | None  # per member, how to mirror it; None for a 3-D batch (arrays out)
     specs: list | None  # per member, its index spec
     layout: panel.PanelLayout | None  # None: one series (or a batch)
+    history: list | None = None  # per member, every raw row given (adaptive intervals walk over them)
 
 
 class PredictMixin:
@@ -184,7 +185,7 @@ class PredictMixin:
         specs = [index_spec(meta["index"]) if meta["index"] is not None else None for meta in data.metas]
         windows = self._last_windows(data.values, data.layout)
         metas = [self._target_meta(meta) for meta in data.metas]
-        return Request(windows, mean, scale, horizon, metas, specs, data.layout)
+        return Request(windows, mean, scale, horizon, metas, specs, data.layout, data.values)
 
     @staticmethod
     def _answer(request, arrays, wrap):

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from .._series.conformal import check_coverage, look_back_spread
+from .._series.conformal import adaptive_thresholds, check_coverage, look_back_spread
 from .._series.time_index import future_index
+from .._series.windows import PanelWindows
 
 
 def series_names(meta):
@@ -38,8 +39,8 @@ class IntervalMixin:
         """The rows of raw windows that the calibration's look-back spreads were measured on."""
         return windows[:, -self.seq_len :]
 
-    def _bounds(self, X, horizon, coverages, caller):
-        """Point forecasts and, per coverage, the lower and upper bounds, with the request."""
+    def _interval_calibration(self):
+        """The fitted calibration, or an error that says how to fit one."""
         check_is_fitted(self)
         calibration = getattr(self, "calibration_", None)
         if calibration is None:
@@ -49,6 +50,11 @@ class IntervalMixin:
                 "one out). Fit with validation_size > 0 (e.g. 0.2, or pred_len rows of every member "
                 "of a panel) or pass X_val to fit; its windows calibrate the intervals."
             )
+        return calibration
+
+    def _bounds(self, X, horizon, coverages, caller):
+        """Point forecasts and, per coverage, the lower and upper bounds, with the request."""
+        calibration = self._interval_calibration()
         request = self._request(X, horizon, caller=caller)
         if request.horizon > self.pred_len:
             raise ValueError(
@@ -60,16 +66,107 @@ class IntervalMixin:
         targets = self._targets()  # covariates have no interval: they are not forecast
         point = self._forecast(request.windows, request.horizon, request.mean, request.scale)[..., targets]
         spread = None
-        if calibration.method == "scaled":
+        if calibration.method != "absolute":
             rows = self._look_back_rows(request.windows)
             spread = look_back_spread(self._scale(rows, request.mean[:, None], request.scale[:, None]))
             spread = spread[:, targets]
+        walked = None
+        if calibration.method == "adaptive" and request.history is not None:
+            walked = self._walked_to_end(request, coverages)
         bounds = []
         for coverage in coverages:
-            half = np.asarray(calibration.half_width(coverage, spread))[..., : request.horizon, :]
-            half = half * request.scale[:, None, targets]  # back to each series' units
+            if walked is None:
+                half = np.asarray(calibration.half_width(coverage, spread))
+            else:
+                half = walked[coverage] * calibration.floored(spread)[:, None, :]
+            half = (
+                half[..., : request.horizon, :] * request.scale[:, None, targets]
+            )  # back to each series' units
             bounds.append((point - half, point + half))
         return request, point, bounds
+
+    def _walked_to_end(self, request, coverages):
+        """Per coverage, the adaptive threshold at the end of each member's history, (N, pred_len, n_targets).
+
+        The walk forecasts every origin of the history (stride 1); an origin
+        near the end, whose targets run past the last row, is scored on the
+        steps the history holds.
+        """
+        tail = np.full((self.pred_len - 1, self.n_features_in_), np.nan)
+        members = [
+            np.concatenate([self._scale(values, m, s), tail])
+            for values, m, s in zip(request.history, request.mean, request.scale)
+        ]
+        windows = self._walk_windows(members)
+        times = windows.starts if hasattr(windows, "starts") else windows.cuts
+        # Each member's final origin is one step after its last window's, whose first target is
+        # the member's last row.
+        ends = np.full(len(members), -1)
+        np.maximum.at(ends, windows.member, times)
+        if hasattr(windows, "keep_observed"):
+            windows.keep_observed(0.0)  # what cannot be forecast, or has no observed target, teaches nothing
+        rolled = self._roll(windows, request.mean, request.scale)
+        levels = sorted(set(coverages))
+        walked = np.stack([self._walk(rolled, level, until=ends + 1)[1] for level in levels])
+        # Each level walks on its own, so a lower level could end wider than a higher one; sorting
+        # the thresholds across levels (a rearrangement) keeps the intervals nested.
+        return dict(zip(levels, np.sort(walked, axis=0)))
+
+    def _walk_windows(self, members):
+        """Every window of the (scaled, NaN-extended) ``members``, stride 1, for the adaptive walk.
+
+        Only full look-backs: under ``padding`` a padded origin's targets are
+        the first rows given, which are the rows a caller is most likely to
+        have fitted on.
+        """
+        return PanelWindows(members, self.seq_len, self.pred_len, missing=True, targets=self._target_mask())
+
+    def _walk(self, rolled, coverage, until=None, adaptive=None):
+        """The threshold of every window of ``rolled``, in score units, (n_windows, pred_len, n_targets).
+
+        Split conformal: the calibration's, everywhere. ``"adaptive"``: each
+        member's windows walk forward in time (:func:`adaptive_thresholds`),
+        each learning only from targets observed before it. With ``until``
+        (each member's final time), also the threshold each member reaches at
+        that time, (n_members, pred_len, n_targets); else ``None``. ``adaptive``
+        overrides the method (``False``: the split-conformal thresholds of the
+        same scores).
+        """
+        calibration = self.calibration_
+        if not (calibration.method == "adaptive" if adaptive is None else adaptive):
+            fixed = calibration.threshold(coverage)
+            final = None if until is None else np.broadcast_to(fixed, (len(until), *fixed.shape))
+            return np.broadcast_to(fixed, rolled.errors.shape), final
+        scores = self._scores(rolled)
+        thresholds = np.empty_like(scores)
+        final = None if until is None else np.empty((len(until), *scores.shape[1:]))
+        order = np.argsort(rolled.member, kind="stable")
+        members, firsts = np.unique(rolled.member[order], return_index=True)
+        groups = dict(zip(members.tolist(), np.split(order, firsts[1:])))
+        for member in range(len(until)) if until is not None else groups:
+            rows = groups.get(member, np.array([], dtype=np.int64))
+            member_scores, times = scores[rows], rolled.times[rows]
+            if until is not None:  # the final origin: nothing of it is observed
+                member_scores = np.concatenate([member_scores, np.full((1, *scores.shape[1:]), np.nan)])
+                times = np.append(times, until[member])
+            walked = adaptive_thresholds(calibration, member_scores, times, coverage)
+            if until is not None:
+                final[member], walked = walked[-1], walked[:-1]
+            thresholds[rows] = walked
+        return thresholds, final
+
+    def _half_widths(self, rolled, thresholds):
+        """Thresholds as half-widths on the fitted scale, per window, step and target."""
+        if self.calibration_.method == "absolute":
+            return thresholds
+        return thresholds * self.calibration_.floored(rolled.spread)[:, None, :]
+
+    def _scores(self, rolled):
+        """The nonconformity scores of ``rolled``'s errors, as the calibration scores them."""
+        scores = np.abs(rolled.errors)
+        if self.calibration_.method == "absolute":
+            return scores
+        return scores / self.calibration_.floored(rolled.spread)[:, None, :]
 
     @staticmethod
     def _levels(values, name, check):

@@ -214,6 +214,10 @@ def _encode(forecaster):
     if fitted.calibration is not None:
         tensors["calibration.scores"] = torch.from_numpy(np.ascontiguousarray(fitted.calibration.scores))
         header["calibration"] = {"method": fitted.calibration.method}
+        if fitted.calibration.spread_floor is not None:
+            tensors["calibration.spread_floor"] = torch.from_numpy(
+                np.asarray(fitted.calibration.spread_floor)
+            )
     if fitted.is_panel:
         tensors["member.mean"] = array(fitted.member_mean)
         tensors["member.scale"] = array(fitted.member_scale)
@@ -278,7 +282,10 @@ def _decode_calibration(header, tensors):
     if header is None:
         return None
     # The scores are stored sorted; rebuilding from them sorts nothing new.
-    return ConformalCalibration._from_sorted(tensors["calibration.scores"].numpy(), header["method"])
+    floor = tensors.get("calibration.spread_floor")
+    return ConformalCalibration._from_sorted(
+        tensors["calibration.scores"].numpy(), header["method"], None if floor is None else floor.numpy()
+    )
 
 
 def _plain(name, value):

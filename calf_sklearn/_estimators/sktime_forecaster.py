@@ -253,7 +253,29 @@ class CALFSktimeForecaster(BaseForecaster):
         self._n_covariates = 0 if X is None else X.shape[1]
         self._history = self._joined(y, X)
         self.forecaster_ = self._estimator(self.pred_len_).fit(self._members(self._history))
+        self._fitted_until = self._history.index.get_level_values(-1).max()
         return self
+
+    def _interval_history(self):
+        """The history the intervals are given.
+
+        Adaptive intervals walk forward over every origin of what they are
+        given; the rows the forecaster was last fitted on would teach the walk
+        in-sample errors, so they get only the rows added by ``update`` since
+        then, after a look-back of ``seq_len`` rows.
+        """
+        if self.forecaster_.interval_method != "adaptive":
+            return self._members(self._history)
+        keep = self.forecaster_.seq_len
+
+        def since_fit(frame):
+            start = frame.index.get_level_values(-1).searchsorted(self._fitted_until, side="right")
+            return frame.iloc[max(int(start) - keep, 0) :]
+
+        if isinstance(self._history.index, pd.MultiIndex):
+            parts = [since_fit(member) for _, member in self._history.groupby(level=0, sort=False)]
+            return self._members(pd.concat(parts))
+        return self._members(since_fit(self._history))
 
     def _predict(self, fh, X):
         steps, index = self._steps(fh)
@@ -264,7 +286,7 @@ class CALFSktimeForecaster(BaseForecaster):
         steps, index = self._steps(fh)
         coverages = list(coverage)
         answers = self.forecaster_.predict_interval(
-            self._members(self._history), horizon=int(steps.max()), coverage=coverages
+            self._interval_history(), horizon=int(steps.max()), coverage=coverages
         )
         columns = pd.MultiIndex.from_tuples(
             [(name, c, side) for name in self._y_columns for c in coverages for side in ("lower", "upper")]
@@ -289,7 +311,7 @@ class CALFSktimeForecaster(BaseForecaster):
         steps, index = self._steps(fh)
         levels = list(alpha)
         answers = self.forecaster_.predict_quantiles(
-            self._members(self._history), horizon=int(steps.max()), alpha=levels
+            self._interval_history(), horizon=int(steps.max()), alpha=levels
         )
         columns = pd.MultiIndex.from_tuples([(name, a) for name in self._y_columns for a in levels])
 
@@ -315,6 +337,7 @@ class CALFSktimeForecaster(BaseForecaster):
         if update_params:
             # CALF has no incremental training: refit from scratch on everything seen.
             self.forecaster_ = self._estimator(self.pred_len_).fit(self._members(history))
+            self._fitted_until = history.index.get_level_values(-1).max()
         self._history = history
         return self
 
