@@ -22,6 +22,8 @@ from calf_sklearn.baselines import (
     NaiveForecaster,
     SeasonalNaiveForecaster,
 )
+from calf_sklearn.benchmark import run_benchmark
+from calf_sklearn.cli import main
 from calf_sklearn.intervals import GAMMAS, ConformalCalibration, adaptive_thresholds, look_back_spread
 
 
@@ -280,3 +282,56 @@ def test_naive2_over_whole_histories_walks_with_expanding_windows():
         model.evaluate(X[200:], coverage=0.8)
     windowed = Naive2Forecaster(pred_len=3, period=4, seq_len=40, interval_method="adaptive").fit(X[:200])
     assert 0.0 < windowed.evaluate(X[200:], coverage=0.8)["interval_coverage"] <= 1.0
+
+
+# ------------------------------------------------------------------------ the benchmark
+
+
+def test_the_benchmark_reports_adaptive_beside_split(data_home, tmp_path):
+    """ETTh1, quick, the naive forecast: its one-row look-backs all have the same spread, so the
+    split figures of the adaptive run are those of a "scaled" run."""
+    status = main(
+        ["benchmark", "--dataset", "ETTh1", "--data-home", str(data_home), "--quick", "--models", "naive",
+         "--interval-method", "adaptive", "--output-dir", str(tmp_path), "--no-plot", "-q"]
+    )  # fmt: skip
+    assert status == 0
+    folder = tmp_path / "ETTh1_sl96_pl96_pretrained_quick_adaptive"
+    adaptive = pd.read_csv(folder / "results.csv").iloc[0]
+    scaled = run_benchmark(
+        "ETTh1",
+        96,
+        data_home=data_home,
+        quick=True,
+        models=("naive",),
+        output_dir=tmp_path,
+        plot=False,
+        verbose=0,
+    ).iloc[0]
+    assert adaptive.interval_method == "adaptive" and scaled.interval_method == "scaled"
+    assert adaptive.mse == pytest.approx(scaled.mse)
+    assert adaptive.split_interval_coverage == pytest.approx(scaled.interval_coverage)
+    assert adaptive.split_interval_width == pytest.approx(scaled.interval_width)
+    assert abs(adaptive.interval_coverage - 0.9) < 0.03
+    assert abs(adaptive.interval_coverage - 0.9) < abs(scaled.interval_coverage - 0.9)
+    report = (folder / "results.md").read_text()
+    assert "90% adaptive PI coverage" in report and "split PI coverage" in report
+    assert "AgACI" in report
+
+
+def test_m4_has_nothing_to_walk_over(data_home, tmp_path):
+    """Each series is forecast once, right after its calibration windows: adaptive = split."""
+    rows = {
+        method: run_benchmark(
+            "M4-Hourly", data_home=data_home, quick=True, models=("naive",), output_dir=tmp_path,
+            plot=False, verbose=0, interval_method=method,
+        ).iloc[0]
+        for method in ("scaled", "adaptive")
+    }  # fmt: skip
+    assert rows["adaptive"].interval_coverage == rows["scaled"].interval_coverage
+    assert rows["adaptive"].interval_method == "adaptive"
+    with pytest.raises(
+        ValueError, match=r"interval_method='aci' is not one of \['absolute', 'adaptive', 'scaled'\]"
+    ):
+        run_benchmark(
+            "ETTh1", data_home=data_home, models=("naive",), output_dir=tmp_path, interval_method="aci"
+        )

@@ -218,6 +218,9 @@ class Run:
         Where the run keeps its state and results.
     coverage : float, default=0.9
         Nominal coverage of the prediction intervals scored.
+    interval_method : {"scaled", "absolute", "adaptive"}, default=None
+        Every model's ``interval_method``; ``None`` leaves each model's own
+        (CALF's from ``calf_params``).
 
     Examples
     --------
@@ -241,6 +244,7 @@ class Run:
     calf_params: dict
     folder: Path
     coverage: float = 0.9
+    interval_method: str | None = None
 
     def key(self):
         """What a resumed run must share with the folder's: written to ``config.json``.
@@ -266,6 +270,7 @@ class Run:
             "calf_params": {k: repr(v) for k, v in sorted(self.calf_params.items()) if k not in _NOT_IN_KEY},
             "version": __version__,
             "coverage": self.coverage,
+            "interval_method": self.interval_method,
         }
 
     def prepare(self, resume):
@@ -593,6 +598,8 @@ class Experiment:
         if self.verbose:
             print(f"[{name}] {self.announce(name)}")
         model = self.build(name)
+        if self.run.interval_method is not None and "interval_method" in model.get_params():
+            model.set_params(interval_method=self.run.interval_method)
         fitted = fit_model(name, model, *self.training_data(), self.run)
         scores = self.score(name, model)
         row = self._row(name, model, fitted, scores, cap)

@@ -13,8 +13,10 @@ import numpy as np
 from .. import datasets
 from .._estimators.baselines import DLinearForecaster, NaiveForecaster
 from .._estimators.calf import CALFForecaster
+from .._series.conformal import METHODS as INTERVAL_METHODS
 from .._series.conformal import check_coverage
 from .._series.windows import WindowedSeries
+from .._utils import checks
 from .experiment import (
     DLINEAR_SETTINGS,
     GPT2_SHAPE,
@@ -124,35 +126,39 @@ def _windows_count(n_rows, seq_len, pred_len):
     return max(n_rows - seq_len - pred_len + 1, 0)
 
 
-def _evaluate(model, values, seq_len, pred_len, stride, plot_starts, coverage=0.9, chunk=512):
-    """MSE, MAE, interval coverage and width, and timing of ``model`` over every ``stride``-th window."""
-    windows = WindowedSeries(values, seq_len, pred_len, stride=stride)
-    squared = absolute = inside = width = count = 0.0
-    targets = model._targets() if hasattr(model, "_targets") else slice(None)  # covariates are not scored
+def _evaluate(model, values, seq_len, pred_len, stride, plot_starts, coverage=0.9):
+    """MSE, MAE, interval coverage and width, and timing of ``model`` over every ``stride``-th window.
+
+    The windows are forecast in time order, so that adaptive intervals walk
+    forward over them; beside an adaptive model's figures come the
+    split-conformal ones of the same forecasts (``split_interval_*``).
+    """
     calibration = getattr(model, "calibration_", None)
     calibrated = calibration is not None and calibration.max_coverage >= coverage
     started = time.perf_counter()
-    for start in range(0, len(windows), chunk):
-        x, y = windows.batch(np.arange(start, min(start + chunk, len(windows))))
-        y = y[..., targets]
-        if calibrated:  # the point forecast and its interval from one forward pass
-            forecast, (lower, upper) = model.predict_with_interval(x, coverage=coverage)
-            inside += float(((y >= lower) & (y <= upper)).sum())
-            width += float((upper - lower).sum())
-        else:
-            forecast = model.predict(x)
-        error = forecast - y
-        squared += float(np.square(error).sum())
-        absolute += float(np.abs(error).sum())
-        count += error.size
+    windows, mean, scale = model._rolling_windows(values, stride, seq_len)
+    rolled = model._roll(windows, mean, scale)
     seconds = time.perf_counter() - started
-    plot_windows = WindowedSeries(values, seq_len, pred_len)
-    x, _ = plot_windows.batch(plot_starts)
+    # The model's fitted scale back to the protocol's (already scaled) units, per target series.
+    unit = scale[0][model._targets()]
+    errors = rolled.errors * unit
+    scores = {
+        "mse": float(np.mean(np.square(errors))),
+        "mae": float(np.mean(np.abs(errors))),
+        "interval_coverage": float("nan"),
+        "interval_width": float("nan"),
+    }
+    adaptive = calibrated and calibration.method == "adaptive"
+    for prefix, walk in (("", None), ("split_", False)) if adaptive else (("", None),):
+        if calibrated:
+            thresholds, _ = model._walk(rolled, coverage, adaptive=walk)
+            scores[f"{prefix}interval_coverage"] = float(np.mean(model._scores(rolled) <= thresholds))
+            scores[f"{prefix}interval_width"] = float(
+                np.mean(2 * model._half_widths(rolled, thresholds) * unit)
+            )
+    x, _ = WindowedSeries(values, seq_len, pred_len).batch(plot_starts)
     return {
-        "mse": squared / count,
-        "mae": absolute / count,
-        "interval_coverage": inside / count if calibrated else float("nan"),
-        "interval_width": width / count if calibrated else float("nan"),
+        **scores,
         "test_windows": len(windows),
         "inference_s": seconds,
         "windows_per_s": len(windows) / seconds if seconds > 0 else float("nan"),
@@ -183,6 +189,7 @@ def run_benchmark(
     random_state=0,
     verbose=1,
     coverage=None,
+    interval_method=None,
 ):
     """Train and score CALF and the baselines on a benchmark, the paper's way.
 
@@ -241,12 +248,20 @@ def run_benchmark(
         Nominal coverage of the prediction intervals scored on the test
         windows (every model is calibrated on the validation windows);
         ``None`` means 0.9, or 0.95 for M4 (the competition's level).
+    interval_method : {"scaled", "absolute", "adaptive"}, default=None
+        Every model's ``interval_method`` (``None``: each model's default,
+        ``"scaled"``, and CALF's from ``params``). With ``"adaptive"`` the test
+        windows are scored in time order, each interval learning from the
+        errors observed before it, and the rows also hold the split-conformal
+        figures of the same forecasts (``split_interval_coverage``,
+        ``split_interval_width``). Runs of another method keep their own
+        result folders.
 
     Returns
     -------
     pandas.DataFrame
         One row per model: ``dataset``, ``target``, ``horizon``, ``model``,
-        ``mse``, ``mae``, ``interval_level``, ``interval_coverage`` (the
+        ``mse``, ``mae``, ``interval_level``, ``interval_method``, ``interval_coverage`` (the
         share of test values inside the intervals), ``interval_width`` (their
         mean width, on the scaled data), ``backbone``, ``pretrained``, ``epochs``,
         ``train_s``, ``inference_s``, ``windows_per_s``, ``peak_memory_mib``,
@@ -304,8 +319,11 @@ def run_benchmark(
             random_state=random_state,
             verbose=verbose,
             coverage=0.95 if coverage is None else coverage,
+            interval_method=interval_method,
         )
     coverage = check_coverage(0.9 if coverage is None else coverage)
+    if interval_method is not None:
+        interval_method = checks.check_choice("interval_method", interval_method, INTERVAL_METHODS)
     pred_len = 96 if pred_len is None else pred_len
     seq_len = 96 if seq_len is None else seq_len
     models = MODELS if models is None else models
@@ -353,7 +371,7 @@ def run_benchmark(
     name = f"{source.name}" + (f"_to_{target.name}" if target is not source else "")
     name += f"_sl{seq_len}_pl{pred_len}" + (f"_p{percent}" if percent < 100 else "")
     name += ("_pretrained" if pretrained else "_random") + ("_quick" if quick else "")
-    name += suffix
+    name += suffix + ("" if interval_method in (None, "scaled") else f"_{interval_method}")
     run = Run(
         source.name,
         target.name,
@@ -365,6 +383,7 @@ def run_benchmark(
         calf_params,
         Path(output_dir) / name,
         coverage,
+        interval_method,
     )
     run.prepare(resume)
     experiment = _LongTerm(
@@ -441,8 +460,8 @@ class _LongTerm(Experiment):
             "mse": scores["mse"],
             "mae": scores["mae"],
             "interval_level": run.coverage,
-            "interval_coverage": scores["interval_coverage"],
-            "interval_width": scores["interval_width"],
+            "interval_method": model.interval_method,
+            **{key: value for key, value in scores.items() if "interval_" in key},
         }
         return Scores(columns, scores["test_windows"], scores["inference_s"])
 

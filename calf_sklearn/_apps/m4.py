@@ -18,8 +18,10 @@ from .._estimators.baselines import (
     SeasonalNaiveForecaster,
 )
 from .._estimators.calf import CALFForecaster
+from .._series.conformal import METHODS as INTERVAL_METHODS
 from .._series.conformal import check_coverage
 from .._series.measures import mase, msis, owa, smape
+from .._utils import checks
 from .experiment import (
     DLINEAR_SETTINGS,
     Experiment,
@@ -185,6 +187,7 @@ def run_m4_benchmark(
     random_state=0,
     verbose=1,
     coverage=0.95,
+    interval_method=None,
 ):
     """Train and score CALF and the M4 benchmarks on one M4 group, the paper's way.
 
@@ -231,6 +234,12 @@ def run_m4_benchmark(
         Nominal coverage of the prediction intervals scored (every model is
         calibrated on the last H points of each training series); MSIS is
         always that of the 95% intervals, as the competition scored.
+    interval_method : {"scaled", "absolute", "adaptive"}, default=None
+        Every model's ``interval_method`` (``None``: each model's default,
+        ``"scaled"``, and CALF's from ``params``). Each series is forecast once,
+        right after the windows that calibrated it, so no error is observed
+        between calibration and forecast and ``"adaptive"`` gives the
+        split-conformal (``"scaled"``) intervals.
 
     Returns
     -------
@@ -288,10 +297,24 @@ def run_m4_benchmark(
     if suffix:  # CALF in reduced precision: the table says so
         backbone += f", {suffix[1:]}"
     folder_name = f"{name}_{'pretrained' if pretrained else 'random'}" + ("_quick" if quick else "")
-    folder_name += suffix
+    folder_name += suffix + ("" if interval_method in (None, "scaled") else f"_{interval_method}")
     folder = Path(output_dir) / folder_name
     coverage = check_coverage(coverage)
-    run = Run(name, name, group.horizon, group.seq_len, 100, quick, backbone, calf_params, folder, coverage)
+    if interval_method is not None:
+        interval_method = checks.check_choice("interval_method", interval_method, INTERVAL_METHODS)
+    run = Run(
+        name,
+        name,
+        group.horizon,
+        group.seq_len,
+        100,
+        quick,
+        backbone,
+        calf_params,
+        folder,
+        coverage,
+        interval_method,
+    )
     run.prepare(resume)
     experiment = _M4(
         run,
@@ -370,6 +393,7 @@ class _M4(Experiment):
             "mse": float("nan"),
             "mae": float("nan"),
             **_scores(forecasts, self.data, self.naive2_scores),
+            "interval_method": model.interval_method,
             **_interval_scores(self.data, coverage, interval, interval_95),
         }
         return Scores(columns, self.data.n_series, seconds)

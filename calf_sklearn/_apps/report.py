@@ -70,12 +70,20 @@ def to_markdown(table):
         else [("mse", "MSE", "{:.4f}"), ("mae", "MAE", "{:.4f}")]
     )
     intervals = "interval_coverage" in table and table["interval_coverage"].notna().any()
+    # Labelled adaptive when every model walked; a CALF-only --set interval_method=adaptive is not.
+    adaptive = intervals and "interval_method" in table and table["interval_method"].eq("adaptive").all()
     if intervals:
         level = float(table["interval_level"].iloc[0])
+        label = "adaptive PI" if adaptive else "PI"
         scores += [
-            ("interval_coverage", f"{level:.0%} PI coverage", "{:.3f}"),
-            ("interval_width", "PI width", "{:.3f}"),
+            ("interval_coverage", f"{level:.0%} {label} coverage", "{:.3f}"),
+            ("interval_width", f"{label} width", "{:.3f}"),
         ]
+        if adaptive and "split_interval_coverage" in table:
+            scores += [
+                ("split_interval_coverage", "split PI coverage", "{:.3f}"),
+                ("split_interval_width", "split PI width", "{:.3f}"),
+            ]
         if m4:
             scores.append(("msis", "MSIS (95%)", "{:.3f}"))
     columns = [
@@ -116,6 +124,17 @@ def to_markdown(table):
             f"Prediction intervals (PI): conformal, calibrated on the validation windows; coverage is the "
             f"share of test values inside the {level:.0%} intervals, width their mean width {unit}."
         )
+        if adaptive:
+            notes.append(
+                "Adaptive PI: AgACI, the test windows walked forward in time, each interval learning only "
+                "from errors whose targets were observed before it"
+                + (
+                    "; split PI: the split-conformal intervals of the same forecasts."
+                    if "split_interval_coverage" in table
+                    else " (M4: each series is forecast once, right after its calibration windows, so "
+                    "nothing is observed in between and the adaptive intervals are the split ones)."
+                )
+            )
     if m4:
         notes.append(_m4_comparison(table))
         group = conditions.get("m4", {})

@@ -149,6 +149,14 @@ def add_benchmark(subparsers):
         metavar="C",
         help="coverage of the prediction intervals scored on the test data (default: 0.9; 0.95 for M4)",
     )
+    run.add_argument(
+        "--interval-method",
+        choices=choices("interval_method"),
+        help="every model's prediction intervals: split conformal on scaled or absolute errors, or "
+        "adaptive (AgACI: the test windows walk forward in time, each interval learning from the "
+        "errors observed before it; reported beside split conformal's). Default: each model's "
+        "own, scaled",
+    )
     run.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     parser.set_defaults(handler=_benchmark)
@@ -195,6 +203,7 @@ def _benchmark(args):
                 device=args.device,
                 random_state=args.seed,
                 coverage=args.coverage,
+                interval_method=args.interval_method,
                 # Epoch and batch progress bars: a CPU epoch of the paper's shape takes minutes.
                 verbose=0 if args.quiet else 2,
             )
