@@ -19,8 +19,8 @@ Three interval methods (a forecaster's ``interval_method``):
 * ``"adaptive"``: ``"scaled"`` scores, with each spread floored at the
   :data:`FLOOR_PERCENTILE`-th percentile of the calibration windows' spreads,
   and, where the forecaster is given successive windows (``evaluate``, a
-  history passed to ``predict_interval``, the sktime adapter's updates, the
-  benchmark), a walk forward in time (:func:`adaptive_thresholds`, AgACI):
+  history passed to ``predict_interval``, the rows the sktime adapter's
+  ``update(y, update_params=False)`` added, the benchmark), a walk forward in time (:func:`adaptive_thresholds`, AgACI):
   each window's interval learns from the errors of earlier forecasts whose
   targets were observed before it, so coverage returns to its level when the
   series turns calmer or wilder than the calibration windows. Split conformal

@@ -259,6 +259,13 @@ def test_adaptive_forecasters_save_and_load(tmp_path, tiny_params):
     joblib.dump(model, tmp_path / "model.joblib")
     unpickled = joblib.load(tmp_path / "model.joblib")
     pd.testing.assert_frame_equal(unpickled.predict_interval(history, coverage=[0.5, 0.8]), expected)
+    # A calibration unpickled from 0.1.0 has no spread_floor attribute: it saves and loads as before.
+    old = CALFForecaster(**{**tiny_params, "max_epochs": 1}).fit(frame)
+    del old.calibration_.spread_floor
+    save_forecaster(old, tmp_path / "old.safetensors")
+    pd.testing.assert_frame_equal(
+        load_forecaster(tmp_path / "old.safetensors").predict_interval(history), old.predict_interval(history)
+    )
     # Nested levels even though each level walks on its own.
     assert (expected[("x", 0.8, "upper")] >= expected[("x", 0.5, "upper")]).all()
     assert (expected[("x", 0.8, "lower")] <= expected[("x", 0.5, "lower")]).all()
@@ -280,6 +287,14 @@ def test_naive2_over_whole_histories_walks_with_expanding_windows():
         ValueError, match=r"Naive2Forecaster\(seq_len=None\) forecasts from each series' whole"
     ):
         model.evaluate(X[200:], coverage=0.8)
+    # Under "mask", a history whose first rows miss a series starts its walk once every series was seen.
+    gappy = X.copy()
+    gappy[:3] = np.nan
+    masked = Naive2Forecaster(
+        pred_len=3, period=4, validation_size=60, interval_method="adaptive", missing="mask"
+    )
+    lower, upper = masked.fit(gappy[:200]).predict_interval(gappy[:320], coverage=0.8)
+    assert np.all(np.isfinite(lower)) and np.all(upper >= lower)
     windowed = Naive2Forecaster(pred_len=3, period=4, seq_len=40, interval_method="adaptive").fit(X[:200])
     assert 0.0 < windowed.evaluate(X[200:], coverage=0.8)["interval_coverage"] <= 1.0
 

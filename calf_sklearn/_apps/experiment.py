@@ -270,7 +270,8 @@ class Run:
             "calf_params": {k: repr(v) for k, v in sorted(self.calf_params.items()) if k not in _NOT_IN_KEY},
             "version": __version__,
             "coverage": self.coverage,
-            "interval_method": self.interval_method,
+            # "scaled" is every model's default: such runs share the folders of runs without it.
+            **({} if self.interval_method in (None, "scaled") else {"interval_method": self.interval_method}),
         }
 
     def prepare(self, resume):

@@ -137,28 +137,19 @@ def _evaluate(model, values, seq_len, pred_len, stride, plot_starts, coverage=0.
     calibrated = calibration is not None and calibration.max_coverage >= coverage
     started = time.perf_counter()
     windows, mean, scale = model._rolling_windows(values, stride, seq_len)
-    rolled = model._roll(windows, mean, scale)
-    seconds = time.perf_counter() - started
-    # The model's fitted scale back to the protocol's (already scaled) units, per target series.
-    unit = scale[0][model._targets()]
-    errors = rolled.errors * unit
-    scores = {
-        "mse": float(np.mean(np.square(errors))),
-        "mae": float(np.mean(np.abs(errors))),
+    # Units: the model's fitted scale back to the protocol's (already scaled) data, per target series.
+    scores = model._score_windows(
+        windows, mean, scale, coverage if calibrated else None, units=scale[:, model._targets()]
+    )
+    # The forecasts' time; an adaptive walk's own time is a column of its own (interval_walk_s).
+    seconds = time.perf_counter() - started - scores.get("walk_s", 0.0)
+    x, _ = WindowedSeries(values, seq_len, pred_len).batch(plot_starts)
+    if "walk_s" in scores:
+        scores["interval_walk_s"] = scores.pop("walk_s")
+    return {
         "interval_coverage": float("nan"),
         "interval_width": float("nan"),
-    }
-    adaptive = calibrated and calibration.method == "adaptive"
-    for prefix, walk in (("", None), ("split_", False)) if adaptive else (("", None),):
-        if calibrated:
-            thresholds, _ = model._walk(rolled, coverage, adaptive=walk)
-            scores[f"{prefix}interval_coverage"] = float(np.mean(model._scores(rolled) <= thresholds))
-            scores[f"{prefix}interval_width"] = float(
-                np.mean(2 * model._half_widths(rolled, thresholds) * unit)
-            )
-    x, _ = WindowedSeries(values, seq_len, pred_len).batch(plot_starts)
-    return {
-        **scores,
+        **{key: value for key, value in scores.items() if key != "n_windows"},
         "test_windows": len(windows),
         "inference_s": seconds,
         "windows_per_s": len(windows) / seconds if seconds > 0 else float("nan"),

@@ -239,7 +239,8 @@ def run_m4_benchmark(
         ``"scaled"``, and CALF's from ``params``). Each series is forecast once,
         right after the windows that calibrated it, so no error is observed
         between calibration and forecast and ``"adaptive"`` gives the
-        split-conformal (``"scaled"``) intervals.
+        split-conformal intervals of its scores (``"scaled"`` scores with
+        floored spreads).
 
     Returns
     -------

@@ -132,7 +132,8 @@ def to_markdown(table):
                     "; split PI: the split-conformal intervals of the same forecasts."
                     if "split_interval_coverage" in table
                     else " (M4: each series is forecast once, right after its calibration windows, so "
-                    "nothing is observed in between and the adaptive intervals are the split ones)."
+                    "nothing is observed in between and the adaptive intervals are split conformal on "
+                    "the adaptive scores)."
                 )
             )
     if m4:

@@ -424,8 +424,10 @@ class Naive2Forecaster(_StatisticalForecaster):
     def _walk_windows(self, members):
         if self.seq_len is not None:
             return super()._walk_windows(members)
-        # Whole histories: every origin after the first row, each forecast from all rows before it.
-        return ExpandingWindows(members, np.ones(len(members), dtype=np.int64), self.pred_len)
+        # Whole histories: every origin after the first row where each series has been observed,
+        # each forecast from all rows before it.
+        firsts = [int(np.max(np.argmax(~np.isnan(member), axis=0))) + 1 for member in members]
+        return ExpandingWindows(members, firsts, self.pred_len)
 
     def _calibration_source(self, prepared):
         if self.seq_len is not None:

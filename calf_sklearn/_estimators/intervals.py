@@ -106,8 +106,11 @@ class IntervalMixin:
         if hasattr(windows, "keep_observed"):
             windows.keep_observed(0.0)  # what cannot be forecast, or has no observed target, teaches nothing
         rolled = self._roll(windows, request.mean, request.scale)
+        scores = self._scores(rolled.errors, rolled.spread)
         levels = sorted(set(coverages))
-        walked = np.stack([self._walk(rolled, level, until=ends + 1)[1] for level in levels])
+        walked = np.stack(
+            [self._walk(scores, rolled.member, rolled.times, level, until=ends + 1)[1] for level in levels]
+        )
         # Each level walks on its own, so a lower level could end wider than a higher one; sorting
         # the thresholds across levels (a rearrangement) keeps the intervals nested.
         return dict(zip(levels, np.sort(walked, axis=0)))
@@ -121,52 +124,43 @@ class IntervalMixin:
         """
         return PanelWindows(members, self.seq_len, self.pred_len, missing=True, targets=self._target_mask())
 
-    def _walk(self, rolled, coverage, until=None, adaptive=None):
-        """The threshold of every window of ``rolled``, in score units, (n_windows, pred_len, n_targets).
+    def _walk(self, scores, member, times, coverage, until=None):
+        """Each member's windows walked forward in time (:func:`adaptive_thresholds`), in score units.
 
-        Split conformal: the calibration's, everywhere. ``"adaptive"``: each
-        member's windows walk forward in time (:func:`adaptive_thresholds`),
-        each learning only from targets observed before it. With ``until``
-        (each member's final time), also the threshold each member reaches at
-        that time, (n_members, pred_len, n_targets); else ``None``. ``adaptive``
-        overrides the method (``False``: the split-conformal thresholds of the
-        same scores).
+        ``scores`` (n_windows, pred_len, n_targets), NaN where not observed;
+        ``member`` and ``times`` of each window. Returns the threshold of every
+        window and, with ``until`` (each member's final time), the one each
+        member reaches at that time, (n_members, pred_len, n_targets); else ``None``.
         """
-        calibration = self.calibration_
-        if not (calibration.method == "adaptive" if adaptive is None else adaptive):
-            fixed = calibration.threshold(coverage)
-            final = None if until is None else np.broadcast_to(fixed, (len(until), *fixed.shape))
-            return np.broadcast_to(fixed, rolled.errors.shape), final
-        scores = self._scores(rolled)
         thresholds = np.empty_like(scores)
         final = None if until is None else np.empty((len(until), *scores.shape[1:]))
-        order = np.argsort(rolled.member, kind="stable")
-        members, firsts = np.unique(rolled.member[order], return_index=True)
+        order = np.argsort(member, kind="stable")
+        members, firsts = np.unique(member[order], return_index=True)
         groups = dict(zip(members.tolist(), np.split(order, firsts[1:])))
-        for member in range(len(until)) if until is not None else groups:
-            rows = groups.get(member, np.array([], dtype=np.int64))
-            member_scores, times = scores[rows], rolled.times[rows]
+        for position in range(len(until)) if until is not None else groups:
+            rows = groups.get(position, np.array([], dtype=np.int64))
+            member_scores, member_times = scores[rows], times[rows]
             if until is not None:  # the final origin: nothing of it is observed
                 member_scores = np.concatenate([member_scores, np.full((1, *scores.shape[1:]), np.nan)])
-                times = np.append(times, until[member])
-            walked = adaptive_thresholds(calibration, member_scores, times, coverage)
+                member_times = np.append(member_times, until[position])
+            walked = adaptive_thresholds(self.calibration_, member_scores, member_times, coverage)
             if until is not None:
-                final[member], walked = walked[-1], walked[:-1]
+                final[position], walked = walked[-1], walked[:-1]
             thresholds[rows] = walked
         return thresholds, final
 
-    def _half_widths(self, rolled, thresholds):
-        """Thresholds as half-widths on the fitted scale, per window, step and target."""
-        if self.calibration_.method == "absolute":
-            return thresholds
-        return thresholds * self.calibration_.floored(rolled.spread)[:, None, :]
-
-    def _scores(self, rolled):
-        """The nonconformity scores of ``rolled``'s errors, as the calibration scores them."""
-        scores = np.abs(rolled.errors)
+    def _scores(self, errors, spread):
+        """Nonconformity scores of ``errors`` (n, pred_len, n_targets) as the calibration scores them."""
+        scores = np.abs(errors)
         if self.calibration_.method == "absolute":
             return scores
-        return scores / self.calibration_.floored(rolled.spread)[:, None, :]
+        return scores / self.calibration_.floored(spread)[:, None, :]
+
+    def _half_widths(self, thresholds, spread):
+        """Thresholds (score units) as half-widths on the fitted scale, per window, step and target."""
+        if self.calibration_.method == "absolute":
+            return np.broadcast_to(thresholds, (len(spread), *np.shape(thresholds)[-2:]))
+        return thresholds * self.calibration_.floored(spread)[:, None, :]
 
     @staticmethod
     def _levels(values, name, check):
@@ -238,6 +232,16 @@ class IntervalMixin:
         quantile of those errors: the ``ceil((n + 1) c)``-th smallest of
         ``n``. Future windows like the calibration windows fall inside with
         probability at least ``c``.
+
+        With ``interval_method="adaptive"`` and a history ``X`` (not a 3-D
+        batch), the model first walks forward over every origin of ``X``,
+        forecasting each and learning from the errors its rows reveal
+        (:func:`calf_sklearn.intervals.adaptive_thresholds`), and answers
+        with the interval reached at its end. Pass the rows observed since
+        the validation period, after ``seq_len`` rows of look-back: rows the
+        model was trained on would teach the walk in-sample errors. Several
+        coverages walk separately and are then sorted, so that they nest; a
+        level's interval can differ slightly from the one it gets alone.
 
         Parameters
         ----------

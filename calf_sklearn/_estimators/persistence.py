@@ -214,10 +214,9 @@ def _encode(forecaster):
     if fitted.calibration is not None:
         tensors["calibration.scores"] = torch.from_numpy(np.ascontiguousarray(fitted.calibration.scores))
         header["calibration"] = {"method": fitted.calibration.method}
-        if fitted.calibration.spread_floor is not None:
-            tensors["calibration.spread_floor"] = torch.from_numpy(
-                np.asarray(fitted.calibration.spread_floor)
-            )
+        floor = getattr(fitted.calibration, "spread_floor", None)  # unpickled from 0.1.0: none
+        if floor is not None:
+            tensors["calibration.spread_floor"] = torch.from_numpy(np.asarray(floor))
     if fitted.is_panel:
         tensors["member.mean"] = array(fitted.member_mean)
         tensors["member.scale"] = array(fitted.member_scale)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._series.conformal import check_coverage
+from .._series.conformal import check_coverage, look_back_spread
 from .._series.windows import PanelWindows
 from .._utils import checks
 
@@ -76,18 +78,11 @@ class ScoringMixin:
             coverage = check_coverage(coverage)
             self._interval_calibration()
         windows, mean, scale = self._rolling_windows(X, stride)
-        if coverage is not None:
-            return self._evaluate_intervals(windows, mean, scale, coverage)
-        squared = absolute = count = 0.0
-        for error, _, observed in self._window_errors(windows, mean, scale):
-            if observed is not None:  # a missing target scores nothing
-                error = error[observed]
-            squared += float(np.square(error).sum())
-            absolute += float(np.abs(error).sum())
-            count += error.size
-        if not count:
-            raise ValueError("X has no window with an observed target to score.")
-        return {"mse": squared / count, "mae": absolute / count, "n_windows": len(windows)}
+        scores = self._score_windows(windows, mean, scale, coverage)
+        keys = ("mse", "mae", "n_windows") + (
+            () if coverage is None else ("interval_coverage", "interval_width")
+        )
+        return {key: scores[key] for key in keys}
 
     def _rolling_windows(self, X, stride, seq_len=None):
         """Every ``stride``-th window of ``X`` on the fitted scale, with its members' scaling (N, M) each.
@@ -127,23 +122,77 @@ class ScoringMixin:
             windows.keep_observed(0.0)  # scored: windows with every series observed and a target
         return windows, mean, scale
 
-    def _evaluate_intervals(self, windows, mean, scale, coverage):
-        """:meth:`evaluate` with intervals: every error is kept, for the adaptive walk."""
-        rolled = self._roll(windows, mean, scale)
-        observed = ~np.isnan(rolled.errors)
-        if not observed.any():
+    def _score_windows(self, windows, mean, scale, coverage=None, units=None):
+        """MSE, MAE and, with ``coverage``, interval coverage and width of every window, in one pass.
+
+        ``units`` (n_members, n_targets) converts the fitted scale to the
+        units scored in (``None``: the fitted scale). Only what the adaptive
+        walk needs is kept, as float32 scores; everything else is summed per
+        chunk. Under ``"adaptive"`` the split-conformal figures of the same
+        scores come too, as ``split_interval_coverage``/``split_interval_width``,
+        and the walk's time, ``walk_s``.
+        """
+        calibration = None if coverage is None else self.calibration_
+        fixed = None if calibration is None else calibration.threshold(coverage)
+        adaptive = calibration is not None and calibration.method == "adaptive"
+        targets, done = self._targets(), 0
+        total = dict.fromkeys(("squared", "absolute", "count", "inside", "width"), 0.0)
+        kept, spreads = [], []
+        for error, x, observed in self._window_errors(windows, mean, scale):
+            members = windows.member[done : done + len(error)]
+            done += len(error)
+            unit = 1.0 if units is None else units[members][:, None, :]
+            observed = (
+                np.ones(error.shape, dtype=bool) if observed is None else observed
+            )  # missing: scores nothing
+            total["squared"] += float(np.square(error * unit)[observed].sum())
+            total["absolute"] += float(np.abs(error * unit)[observed].sum())
+            total["count"] += int(observed.sum())
+            if calibration is None:
+                continue
+            spread = look_back_spread(self._look_back_rows(x))[:, targets]
+            scores = self._scores(error, spread)
+            total["inside"] += float((scores <= fixed)[observed].sum())
+            total["width"] += float((2 * self._half_widths(fixed, spread) * unit)[observed].sum())
+            if adaptive:
+                kept.append(np.where(observed, scores, np.nan).astype(np.float32))
+                spreads.append(spread)
+        count = total["count"]
+        if not count:
             raise ValueError("X has no window with an observed target to score.")
-        error = rolled.errors[observed]
-        thresholds, _ = self._walk(rolled, coverage)
-        inside = self._scores(rolled)[observed] <= thresholds[observed]
-        half = self._half_widths(rolled, thresholds)
-        return {
-            "mse": float(np.mean(np.square(error))),
-            "mae": float(np.mean(np.abs(error))),
+        result = {
+            "mse": total["squared"] / count,
+            "mae": total["absolute"] / count,
             "n_windows": len(windows),
-            "interval_coverage": float(inside.mean()),
-            "interval_width": float(2 * half[observed].mean()),
         }
+        if calibration is None:
+            return result
+        result["interval_coverage"], result["interval_width"] = (
+            total["inside"] / count,
+            total["width"] / count,
+        )
+        if adaptive:
+            result["split_interval_coverage"] = result["interval_coverage"]
+            result["split_interval_width"] = result["interval_width"]
+            started = time.perf_counter()
+            result["interval_coverage"], result["interval_width"] = self._walked_scores(
+                np.concatenate(kept), np.concatenate(spreads), windows, coverage, units
+            )
+            result["walk_s"] = time.perf_counter() - started
+        return result
+
+    def _walked_scores(self, scores, spread, windows, coverage, units):
+        """Coverage and mean width of the adaptive walk over ``scores`` (NaN: not observed)."""
+        thresholds, _ = self._walk(scores, windows.member, windows.starts, coverage)
+        observed = ~np.isnan(scores)
+        inside = width = 0.0
+        for start in range(0, len(scores), 4096):  # the widths of a block at a time
+            rows = slice(start, start + 4096)
+            unit = 1.0 if units is None else units[windows.member[rows]][:, None, :]
+            half = self._half_widths(thresholds[rows], spread[rows]) * unit
+            inside += float((scores[rows] <= thresholds[rows])[observed[rows]].sum())
+            width += float((2 * half)[observed[rows]].sum())
+        return inside / observed.sum(), width / observed.sum()
 
     def score(self, X, y=None):
         """Negative mean squared error of rolling forecasts over ``X``.

@@ -389,7 +389,9 @@ def adaptive_thresholds(calibration, scores, times, coverage, gammas=GAMMAS):
     """
     coverage = check_coverage(coverage)
     calibration.threshold(coverage)  # refuses a coverage the scores cannot support
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = np.asarray(scores)
+    if scores.dtype != np.float32:  # float32 scores stay float32: a long walk's memory is theirs
+        scores = scores.astype(np.float64)
     times = np.asarray(times, dtype=np.int64)
     steps, n_series = calibration.scores.shape[1:]
     if scores.ndim != 3 or scores.shape[1:] != (steps, n_series) or times.shape != scores.shape[:1]:
