@@ -171,7 +171,7 @@ class ConformalCalibration:
 
     @classmethod
     def _from_sorted(cls, scores, method, spread_floor=None):
-        """Rebuild from :attr:`scores` (and :attr:`spread_floor`) as saved (already sorted, float32)."""
+        """Rebuild from :attr:`scores` (and ``spread_floor``) as saved (already sorted, float32)."""
         calibration = cls.__new__(cls)
         calibration.scores = np.asarray(scores, dtype=np.float32)
         calibration.method = checks.check_choice("interval_method", method, METHODS)
@@ -181,7 +181,7 @@ class ConformalCalibration:
         return calibration
 
     def floored(self, spread):
-        """The spreads a window is scored with: under ``"adaptive"`` at least :attr:`spread_floor`.
+        """The spreads a window is scored with: under ``"adaptive"`` at least ``spread_floor``.
 
         Parameters
         ----------
