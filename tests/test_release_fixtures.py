@@ -116,4 +116,7 @@ def test_fitting_again_gives_the_forecasts_of_0_1_0(expected, build, tmp_path):
         np.savez = original_savez
         torch.set_num_threads(threads)
     assert set(saved) == set(expected)
-    _check(saved, expected)
+    # Since 0.1.0's files were made, Adam's step is fused and GPT-2's tanh-GELU is torch's kernel
+    # (issue 24): the same arithmetic in another order, which two epochs carry to about 4e-6.
+    for key, value in saved.items():
+        np.testing.assert_allclose(value, expected[key], err_msg=key, rtol=1e-4, atol=2e-5)

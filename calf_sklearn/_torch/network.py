@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .branches import add_lora, merge_lora, normalise, run_branch, share_frozen
+from .branches import add_lora, fuse_gelu, merge_lora, normalise, run_branch, share_frozen
 from .export import export_payload, network_from_payload
 from .families import backbone_family
 
@@ -200,6 +200,7 @@ class CALFNetwork(nn.Module):
         width, n_heads = config.hidden_size, config.num_attention_heads
         n_states = len(family.layers(backbone)) + 1
         family.drop_input_embeddings(backbone)  # never used: inputs are embeddings
+        fuse_gelu(backbone)  # before the textual branch is copied from it
         self.input_projection = nn.Linear(seq_len, width)
         self.encoder = nn.TransformerEncoderLayer(
             width, n_heads, encoder_ffn, dropout, activation="relu", batch_first=True
