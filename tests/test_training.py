@@ -277,3 +277,33 @@ def test_early_stopping_follows_the_metric_not_the_mse(monkeypatch):
 def test_an_unknown_validation_metric_is_refused():
     with pytest.raises(ValueError, match="validation_metric must be one of .*'smape', 'mase'; got 'owa'"):
         trainer_for(tiny_network(), validation_metric="owa")
+
+
+def test_adam_is_fused_and_stays_fused_when_an_older_checkpoint_resumes():
+    """Checkpoints carry their groups' kernel flags; one written before Adam was fused must not
+    switch a resumed run back to the per-tensor loop."""
+    import copy
+
+    from transformers import GPT2Model
+
+    from calf_sklearn._torch.training.steps import CALFStep, DLinearStep
+    from calf_sklearn.backbone import gpt2_config
+    from calf_sklearn.dlinear import DLinearNetwork
+    from calf_sklearn.losses import CALFLoss
+    from calf_sklearn.network import CALFNetwork
+
+    backbone = GPT2Model(gpt2_config({"n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 32}))
+    network = CALFNetwork(backbone, seq_len=8, pred_len=4, principal_words=torch.randn(5, 16))
+    steps = [
+        CALFStep(network, CALFLoss("l1", "l1", "l1", 1, 1, 0.01), learning_rate=5e-4,
+                 projection_learning_rate=1e-4, cosine_t_max=20),
+        DLinearStep(DLinearNetwork(8, 4), learning_rate=5e-3),
+    ]  # fmt: skip
+    for step in steps:
+        assert all(group["fused"] for optimizer in step.optimizers for group in optimizer.param_groups)
+        old = copy.deepcopy(step.state_dict())
+        for key in ("optimizer", "projection_optimizer"):
+            for group in (old.get(key) or {}).get("param_groups", []):
+                group["fused"] = None  # as an unfused Adam wrote it
+        step.load_state_dict(old)
+        assert all(group["fused"] for optimizer in step.optimizers for group in optimizer.param_groups)

@@ -245,7 +245,8 @@ def run_benchmark(
         windows are scored in time order, each interval learning from the
         errors observed before it, and the rows also hold the split-conformal
         figures of the same forecasts (``split_interval_coverage``,
-        ``split_interval_width``). Runs of another method keep their own
+        ``split_interval_width``) and the walk's seconds
+        (``interval_walk_s``, not in ``inference_s``). Runs of another method keep their own
         result folders.
 
     Returns

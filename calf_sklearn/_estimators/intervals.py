@@ -106,7 +106,7 @@ class IntervalMixin:
         if hasattr(windows, "keep_observed"):
             windows.keep_observed(0.0)  # what cannot be forecast, or has no observed target, teaches nothing
         rolled = self._roll(windows, request.mean, request.scale)
-        scores = self._scores(rolled.errors, rolled.spread)
+        scores = self._scores(rolled.errors, rolled.spread).astype(np.float32)  # as evaluate walks them
         levels = sorted(set(coverages))
         walked = np.stack(
             [self._walk(scores, rolled.member, rolled.times, level, until=ends + 1)[1] for level in levels]
@@ -132,20 +132,28 @@ class IntervalMixin:
         window and, with ``until`` (each member's final time), the one each
         member reaches at that time, (n_members, pred_len, n_targets); else ``None``.
         """
-        thresholds = np.empty_like(scores)
         final = None if until is None else np.empty((len(until), *scores.shape[1:]))
-        order = np.argsort(member, kind="stable")
-        members, firsts = np.unique(member[order], return_index=True)
-        groups = dict(zip(members.tolist(), np.split(order, firsts[1:])))
-        for position in range(len(until)) if until is not None else groups:
-            rows = groups.get(position, np.array([], dtype=np.int64))
+        # Windows come grouped by member, in time order: each member's rows are one slice, walked
+        # without a copy; a lone member's walk is the answer itself.
+        if np.any(np.diff(member) < 0):
+            raise ValueError("the windows of a walk must be grouped by member")  # pragma: no cover
+        members, firsts = np.unique(member, return_index=True)
+        bounds = dict(zip(members.tolist(), zip(firsts.tolist(), [*firsts[1:].tolist(), len(member)])))
+        positions = range(len(until)) if until is not None else bounds
+        thresholds = None if len(positions) == 1 and until is None else np.empty_like(scores)
+        for position in positions:
+            rows = slice(*bounds.get(position, (0, 0)))
             member_scores, member_times = scores[rows], times[rows]
             if until is not None:  # the final origin: nothing of it is observed
-                member_scores = np.concatenate([member_scores, np.full((1, *scores.shape[1:]), np.nan)])
+                member_scores = np.concatenate(
+                    [member_scores, np.full((1, *scores.shape[1:]), np.nan, scores.dtype)]
+                )
                 member_times = np.append(member_times, until[position])
             walked = adaptive_thresholds(self.calibration_, member_scores, member_times, coverage)
             if until is not None:
                 final[position], walked = walked[-1], walked[:-1]
+            if thresholds is None:
+                return walked, final
             thresholds[rows] = walked
         return thresholds, final
 

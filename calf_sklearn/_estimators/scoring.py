@@ -175,8 +175,10 @@ class ScoringMixin:
             result["split_interval_coverage"] = result["interval_coverage"]
             result["split_interval_width"] = result["interval_width"]
             started = time.perf_counter()
+            scores, spread = np.concatenate(kept), np.concatenate(spreads)
+            del kept, spreads  # the pieces would double the walk's memory
             result["interval_coverage"], result["interval_width"] = self._walked_scores(
-                np.concatenate(kept), np.concatenate(spreads), windows, coverage, units
+                scores, spread, windows, coverage, units
             )
             result["walk_s"] = time.perf_counter() - started
         return result

@@ -51,6 +51,20 @@ def _adam(parameters, **options):
     return torch.optim.Adam(parameters, fused=fused or None, **options)
 
 
+def _load_adam(optimizer, state):
+    """``optimizer.load_state_dict(state)``, keeping this optimiser's own choice of fused kernel.
+
+    A state dict carries its groups' ``fused`` and ``foreach`` flags, which
+    torch would restore: a checkpoint written before Adam was fused would
+    resume unfused, and one written on a device with the kernel would ask
+    for it on a device without.
+    """
+    kernels = [{key: group.get(key) for key in ("fused", "foreach")} for group in optimizer.param_groups]
+    optimizer.load_state_dict(state)
+    for group, chosen in zip(optimizer.param_groups, kernels):
+        group.update(chosen)
+
+
 def _as_float32(outputs):
     """The network's outputs with every tensor float32, so that the loss is computed in float32."""
 
@@ -234,9 +248,9 @@ class CALFStep:
         None
 
         """
-        self.optimizer.load_state_dict(state["optimizer"])
+        _load_adam(self.optimizer, state["optimizer"])
         if self.projection_optimizer is not None and state["projection_optimizer"] is not None:
-            self.projection_optimizer.load_state_dict(state["projection_optimizer"])
+            _load_adam(self.projection_optimizer, state["projection_optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
 
 
@@ -358,5 +372,5 @@ class DLinearStep:
         >>> step = DLinearStep(DLinearNetwork(8, 4), learning_rate=5e-3)
         >>> step.load_state_dict(step.state_dict())
         """
-        self.optimizer.load_state_dict(state["optimizer"])
+        _load_adam(self.optimizer, state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
