@@ -43,6 +43,12 @@ class Prepared(NamedTuple):
         return self.data.values
 
 
+def window_times(windows):
+    """Each window's position in time, increasing within a member: a window's start, or an
+    :class:`ExpandingWindows` window's first target (its cut)."""
+    return windows.starts if hasattr(windows, "starts") else windows.cuts
+
+
 class Rolled(NamedTuple):
     """Forecast errors of a run of windows, with what the intervals need to score them."""
 
@@ -325,9 +331,12 @@ class FitMixin:
         for error, x, observed in self._window_errors(windows, mean, scale):
             # A missing target has no error: NaN, which calibration and scores leave out.
             errors.append(error if observed is None else np.where(observed, error, np.nan))
-            spreads.append(look_back_spread(self._look_back_rows(x))[:, self._targets()])
-        times = windows.starts if hasattr(windows, "starts") else windows.cuts  # ExpandingWindows: cuts
-        return Rolled(np.concatenate(errors), np.concatenate(spreads), windows.member, times)
+            spreads.append(self._target_spread(x))
+        return Rolled(np.concatenate(errors), np.concatenate(spreads), windows.member, window_times(windows))
+
+    def _target_spread(self, x):
+        """The targets' :func:`look_back_spread` of scaled windows ``x``, over the rows the forecasts read."""
+        return look_back_spread(self._look_back_rows(x))[:, self._targets()]
 
     def _window_errors(self, windows, mean, scale):
         """Forecast minus truth of every window of ``windows``, in chunks, with the look-backs and

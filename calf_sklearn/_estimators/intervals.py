@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from .._series.conformal import adaptive_thresholds, check_coverage, look_back_spread
+from .._series.conformal import adaptive_thresholds, check_coverage
 from .._series.time_index import future_index
 from .._series.windows import PanelWindows
+from .fitting import window_times
 
 
 def series_names(meta):
@@ -67,9 +68,9 @@ class IntervalMixin:
         point = self._forecast(request.windows, request.horizon, request.mean, request.scale)[..., targets]
         spread = None
         if calibration.method != "absolute":
-            rows = self._look_back_rows(request.windows)
-            spread = look_back_spread(self._scale(rows, request.mean[:, None], request.scale[:, None]))
-            spread = spread[:, targets]
+            spread = self._target_spread(
+                self._scale(request.windows, request.mean[:, None], request.scale[:, None])
+            )
         walked = None
         if calibration.method == "adaptive" and request.history is not None:
             walked = self._walked_to_end(request, coverages)
@@ -78,7 +79,7 @@ class IntervalMixin:
             if walked is None:
                 half = np.asarray(calibration.half_width(coverage, spread))
             else:
-                half = walked[coverage] * calibration.floored(spread)[:, None, :]
+                half = calibration._widen(walked[coverage], spread)
             half = (
                 half[..., : request.horizon, :] * request.scale[:, None, targets]
             )  # back to each series' units
@@ -98,7 +99,7 @@ class IntervalMixin:
             for values, m, s in zip(request.history, request.mean, request.scale)
         ]
         windows = self._walk_windows(members)
-        times = windows.starts if hasattr(windows, "starts") else windows.cuts
+        times = window_times(windows)
         # Each member's final origin is one step after its last window's, whose first target is
         # the member's last row.
         ends = np.full(len(members), -1)
@@ -106,7 +107,8 @@ class IntervalMixin:
         if hasattr(windows, "keep_observed"):
             windows.keep_observed(0.0)  # what cannot be forecast, or has no observed target, teaches nothing
         rolled = self._roll(windows, request.mean, request.scale)
-        scores = self._scores(rolled.errors, rolled.spread).astype(np.float32)  # as evaluate walks them
+        # float32, as evaluate walks them
+        scores = self.calibration_._score(rolled.errors, rolled.spread).astype(np.float32)
         levels = sorted(set(coverages))
         walked = np.stack(
             [self._walk(scores, rolled.member, rolled.times, level, until=ends + 1)[1] for level in levels]
@@ -156,19 +158,6 @@ class IntervalMixin:
                 return walked, final
             thresholds[rows] = walked
         return thresholds, final
-
-    def _scores(self, errors, spread):
-        """Nonconformity scores of ``errors`` (n, pred_len, n_targets) as the calibration scores them."""
-        scores = np.abs(errors)
-        if self.calibration_.method == "absolute":
-            return scores
-        return scores / self.calibration_.floored(spread)[:, None, :]
-
-    def _half_widths(self, thresholds, spread):
-        """Thresholds (score units) as half-widths on the fitted scale, per window, step and target."""
-        if self.calibration_.method == "absolute":
-            return np.broadcast_to(thresholds, (len(spread), *np.shape(thresholds)[-2:]))
-        return thresholds * self.calibration_.floored(spread)[:, None, :]
 
     @staticmethod
     def _levels(values, name, check):

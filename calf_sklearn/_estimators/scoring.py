@@ -7,7 +7,7 @@ import time
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._series.conformal import check_coverage, look_back_spread
+from .._series.conformal import check_coverage
 from .._series.windows import PanelWindows
 from .._utils import checks
 
@@ -135,7 +135,7 @@ class ScoringMixin:
         calibration = None if coverage is None else self.calibration_
         fixed = None if calibration is None else calibration.threshold(coverage)
         adaptive = calibration is not None and calibration.method == "adaptive"
-        targets, done = self._targets(), 0
+        done = 0
         total = dict.fromkeys(("squared", "absolute", "count", "inside", "width"), 0.0)
         kept, spreads = [], []
         for error, x, observed in self._window_errors(windows, mean, scale):
@@ -150,10 +150,10 @@ class ScoringMixin:
             total["count"] += int(observed.sum())
             if calibration is None:
                 continue
-            spread = look_back_spread(self._look_back_rows(x))[:, targets]
-            scores = self._scores(error, spread)
+            spread = self._target_spread(x)
+            scores = calibration._score(error, spread)
             total["inside"] += float((scores <= fixed)[observed].sum())
-            total["width"] += float((2 * self._half_widths(fixed, spread) * unit)[observed].sum())
+            total["width"] += float((2 * calibration._widen(fixed, spread) * unit)[observed].sum())
             if adaptive:
                 kept.append(np.where(observed, scores, np.nan).astype(np.float32))
                 spreads.append(spread)
@@ -191,7 +191,7 @@ class ScoringMixin:
         for start in range(0, len(scores), 4096):  # the widths of a block at a time
             rows = slice(start, start + 4096)
             unit = 1.0 if units is None else units[windows.member[rows]][:, None, :]
-            half = self._half_widths(thresholds[rows], spread[rows]) * unit
+            half = self.calibration_._widen(thresholds[rows], spread[rows]) * unit
             inside += float((scores[rows] <= thresholds[rows])[observed[rows]].sum())
             width += float((2 * half)[observed[rows]].sum())
         return inside / observed.sum(), width / observed.sum()

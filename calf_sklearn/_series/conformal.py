@@ -156,8 +156,8 @@ class ConformalCalibration:
 
     def __init__(self, errors, method, spread=None):
         method = checks.check_choice("interval_method", method, METHODS)
-        scores = np.abs(np.asarray(errors, dtype=np.float64))
-        if len(scores) == 0:
+        errors = np.asarray(errors, dtype=np.float64)
+        if len(errors) == 0:
             raise ValueError("Conformal calibration needs at least one calibration window.")
         self.method, self.spread_floor = method, None
         if method != "absolute":
@@ -166,8 +166,7 @@ class ConformalCalibration:
             spread = np.asarray(spread, dtype=np.float64)
             if method == "adaptive":
                 self.spread_floor = np.percentile(spread, FLOOR_PERCENTILE, axis=0)
-            scores = scores / self.floored(spread)[:, None, :]
-        self.scores = np.sort(scores, axis=0).astype(np.float32)
+        self.scores = np.sort(self._score(errors, spread), axis=0).astype(np.float32)
 
     @classmethod
     def _from_sorted(cls, scores, method, spread_floor=None):
@@ -260,14 +259,29 @@ class ConformalCalibration:
         >>> calibration.half_width(0.5, spread=np.array([[2.0], [3.0]]))[:, 0, 0]
         array([2., 3.])
         """
-        width = self.threshold(coverage)
+        return self._widen(self.threshold(coverage), spread)
+
+    def _score(self, errors, spread):
+        """Scores of ``errors`` (n, pred_len, n_series), their windows' spreads (n, n_series) given."""
+        scores = np.abs(errors)
         if self.method == "absolute":
-            return width if spread is None else np.broadcast_to(width, (len(spread), *width.shape))
+            return scores
+        return scores / self.floored(spread)[:, None, :]
+
+    def _widen(self, thresholds, spread=None):
+        """Thresholds (score units; (..., pred_len, n_series)) as half-widths on the fitted scale.
+
+        With ``spread`` (n, n_series), one per window: (n, pred_len, n_series).
+        """
+        if self.method == "absolute":
+            if spread is None:
+                return thresholds
+            return np.broadcast_to(thresholds, (len(spread), *np.shape(thresholds)[-2:]))
         if spread is None:
             raise ValueError(
                 f"Intervals from {self.method!r} scores need the look-back spread of each window."
             )
-        return width[None] * self.floored(spread)[:, None, :]
+        return thresholds * self.floored(spread)[:, None, :]
 
     def threshold(self, coverage):
         """The split-conformal quantile of the scores, per step and series, in score units.
