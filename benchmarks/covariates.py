@@ -19,27 +19,12 @@ are shown.
 from __future__ import annotations
 
 import argparse
-import time
 
-import numpy as np
 import torch
-from missing_values import models
+from missing_values import models, print_pair, test_mse
 
 from calf_sklearn._utils.hardware import cpu_description
 from calf_sklearn.datasets import load_benchmark
-from calf_sklearn.windows import WindowedSeries
-
-
-def test_mse(model, test, target):
-    """MSE of the target over every window of ``test`` (all columns), in the protocol's units."""
-    windows = WindowedSeries(test, 96, 96)
-    errors = []
-    for start in range(0, len(windows), 512):
-        x, y = windows.batch(np.arange(start, min(start + 512, len(windows))))
-        if model.n_features_in_ == 1:
-            x = x[..., [target]]
-        errors.append((model.predict(x)[..., -1] - y[..., target]) ** 2)
-    return float(np.concatenate(errors).mean())
 
 
 def main(argv=None):
@@ -71,20 +56,11 @@ def main(argv=None):
     )
     print("|---|---|---|---|---|")
     for name, build in models(args.quick, stride, epochs, args.seed).items():
-        scores, seconds = [], []
-        for alone in (True, False):
-            started = time.perf_counter()
-            if alone:
-                model = build("raise").fit(train[:, [target]], X_val=validation[:, [target]])
-            else:
-                model = build("raise").set_params(target_columns=target).fit(train, X_val=validation)
-            seconds.append(time.perf_counter() - started)
-            scores.append(test_mse(model, test, target))
-        print(
-            f"| {name} | {scores[0]:.4f} | {scores[1]:.4f} | {scores[1] / scores[0]:.3f} | "
-            f"{seconds[0]:.0f} / {seconds[1]:.0f} |",
-            flush=True,
+        fits = (
+            lambda build=build: build("raise").fit(train[:, [target]], X_val=validation[:, [target]]),
+            lambda build=build: build("raise").set_params(target_columns=target).fit(train, X_val=validation),
         )
+        print_pair(name, fits, lambda model: test_mse(model, test, target))
 
 
 if __name__ == "__main__":
