@@ -1,4 +1,5 @@
-"""Forecast many series kept in a long (id, time, value) table, in groups that fit the backbone.
+"""Forecast many series kept in a long (id, time, value) table, in groups that fit the backbone
+============================================================================================
 
 What it shows
 -------------
@@ -25,11 +26,19 @@ paper's pre-trained model. For the pre-trained GPT-2, replace
 ``llm=SMALL_GPT2, pretrained=False`` with ``llm="gpt2"`` (and set
 ``GROUP_SIZE`` to at most 1024).
 
-Run::
+Run it from the repository root::
 
     python examples/long_table.py           # 20 ids, 10 epochs per group
-    python examples/long_table.py --quick   # 20 ids, 1 epoch per group (used by the tests)
+    python examples/long_table.py --quick   # 20 ids, 1 epoch per group
+
+The tests and the documentation build run it with ``--quick``.
 """
+
+# %%
+# Options
+# -------
+# The script takes its settings from the command line. The backbone has only
+# 8 positions, so one model takes at most 8 series: ``GROUP_SIZE``.
 
 import argparse
 
@@ -39,10 +48,25 @@ from sklearn.base import clone
 
 from calf_sklearn import CALFForecaster
 
+parser = argparse.ArgumentParser(
+    description="Forecast many series kept in a long (id, time, value) table, in groups that fit the backbone"
+)
+parser.add_argument("--quick", action="store_true", help="shorter series, 1 epoch per group (for tests)")
+parser.add_argument("--ids", type=int, default=20, help="number of ids in the long table (default 20)")
+parser.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
+args = parser.parse_args()
+QUICK = args.quick
+
 # A small GPT-2, randomly initialised (pretrained=False below): not the paper's model.
 # Only 8 positions, so that 20 series are more than one model can take.
 SMALL_GPT2 = {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 8}
 GROUP_SIZE = SMALL_GPT2["n_positions"]
+
+# %%
+# A long table
+# ------------
+# One row per id and hour, with columns ``id``, ``time`` and ``value``, in no
+# particular order, as a database query or a data file may return them.
 
 
 def make_long_table(n_ids=20, n_steps=600, random_state=0):
@@ -59,74 +83,83 @@ def make_long_table(n_ids=20, n_steps=600, random_state=0):
     return pd.concat(frames).sample(frac=1.0, random_state=random_state).reset_index(drop=True)
 
 
-def main(quick=False, n_ids=20, random_state=0):
-    """Run the example; returns the long forecast table."""
-    horizon = 24
-    long = make_long_table(n_ids=n_ids, n_steps=500 if quick else 1500, random_state=random_state)
-    print(f"Long table: {len(long)} rows, {long['id'].nunique()} ids")
-    print(long.head().to_string(index=False))
+horizon = 24
+long = make_long_table(n_ids=args.ids, n_steps=500 if QUICK else 1500, random_state=args.seed)
+print(f"Long table: {len(long)} rows, {long['id'].nunique()} ids")
+print(long.head().to_string(index=False))
 
-    # Long -> wide: rows are time steps (sorted), columns are ids. pivot refuses repeated
-    # (time, id) pairs; aggregate them first (pivot_table) if your data has any.
-    wide = long.pivot(index="time", columns="id", values="value").sort_index()
-    wide.columns.name = None
-    if wide.isna().any().any():  # the forecaster takes no gaps: fill or drop them first
-        wide = wide.interpolate(limit_direction="both")
-    print(f"\nWide table: {wide.shape[0]} time steps x {wide.shape[1]} ids")
+# %%
+# Long to wide
+# ------------
+# The forecaster takes a wide table: rows are time steps, sorted, and columns
+# are ids. ``pivot`` refuses repeated (time, id) pairs, and the forecaster
+# takes no gaps, so aggregate and fill those first if your data has any.
 
-    template = CALFForecaster(
-        pred_len=horizon,
-        seq_len=48,
-        # llm="gpt2", pretrained=True,  # <- the paper's pre-trained GPT-2 (1024 positions)
-        llm=SMALL_GPT2,
-        pretrained=False,  # random initialisation, said explicitly
-        n_layers=2,
-        n_principal_words=32,
-        max_epochs=1 if quick else 10,
-        random_state=random_state,
-    )
-    print(
-        f"Backbone: small randomly initialised GPT-2 (width 64, 2 blocks, {GROUP_SIZE} positions), "
-        "NOT the paper's pre-trained model."
-    )
+wide = long.pivot(index="time", columns="id", values="value").sort_index()
+wide.columns.name = None
+if wide.isna().any().any():  # the forecaster takes no gaps: fill or drop them first
+    wide = wide.interpolate(limit_direction="both")
+print(f"\nWide table: {wide.shape[0]} time steps x {wide.shape[1]} ids")
 
-    # All ids at once: more series than positions, so fit refuses with a clear message.
-    try:
-        clone(template).fit(wide)
-    except ValueError as error:
-        print(f"\nOne model for all {wide.shape[1]} ids fails as expected:\n  ValueError: {error}")
+# %%
+# One model for all ids fails
+# ---------------------------
+# A template forecaster holds the settings every group will use. Fitted on all
+# ids at once it has more series than positions, and ``fit`` says so.
 
-    # In groups of at most GROUP_SIZE ids: one forecaster per group, the same settings for each.
-    groups = [list(wide.columns[i : i + GROUP_SIZE]) for i in range(0, wide.shape[1], GROUP_SIZE)]
-    print(f"\nForecasting in {len(groups)} groups of at most {GROUP_SIZE} ids:")
-    forecasts = []
-    for number, ids in enumerate(groups):
-        model = clone(template).fit(wide[ids])
-        forecasts.append(model.predict())  # DataFrame: the next `horizon` hours x the group's ids
-        print(f"  group {number}: {ids[0]} .. {ids[-1]} ({len(ids)} ids), {len(model.history_)} epochs")
-    forecast_wide = pd.concat(forecasts, axis=1)  # same future timestamps in every group
-    forecast_wide.index.name = "time"
+template = CALFForecaster(
+    pred_len=horizon,
+    seq_len=48,
+    # llm="gpt2", pretrained=True,  # <- the paper's pre-trained GPT-2 (1024 positions)
+    llm=SMALL_GPT2,
+    pretrained=False,  # random initialisation, said explicitly
+    n_layers=2,
+    n_principal_words=32,
+    max_epochs=1 if QUICK else 10,
+    random_state=args.seed,
+)
+print(
+    f"Backbone: small randomly initialised GPT-2 (width 64, 2 blocks, {GROUP_SIZE} positions), "
+    "NOT the paper's pre-trained model."
+)
 
-    # Wide -> long again: one row per (id, future time).
-    result = (
-        forecast_wide.reset_index()
-        .melt(id_vars="time", var_name="id", value_name="forecast")
-        .sort_values(["id", "time"], ignore_index=True)
-    )[["id", "time", "forecast"]]
-    print(
-        f"\nLong forecast table: {len(result)} rows = {result['id'].nunique()} ids x "
-        f"{result['time'].nunique()} steps"
-    )
-    print(result.head(8).to_string(index=False))
-    if quick:
-        print("(quick mode: 1 epoch per group; the forecasts only show that the script runs)")
-    return result
+try:
+    clone(template).fit(wide)
+except ValueError as error:
+    print(f"\nOne model for all {wide.shape[1]} ids fails as expected:\n  ValueError: {error}")
 
+# %%
+# Forecast in groups
+# ------------------
+# The ids are split into groups of at most ``GROUP_SIZE``, and each group gets
+# its own clone of the template. All forecasts share the same future
+# timestamps, so they can be put side by side.
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="shorter series, 1 epoch per group (for tests)")
-    parser.add_argument("--ids", type=int, default=20, help="number of ids in the long table (default 20)")
-    parser.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
-    args = parser.parse_args()
-    main(quick=args.quick, n_ids=args.ids, random_state=args.seed)
+groups = [list(wide.columns[i : i + GROUP_SIZE]) for i in range(0, wide.shape[1], GROUP_SIZE)]
+print(f"\nForecasting in {len(groups)} groups of at most {GROUP_SIZE} ids:")
+forecasts = []
+for number, ids in enumerate(groups):
+    model = clone(template).fit(wide[ids])
+    forecasts.append(model.predict())  # DataFrame: the next `horizon` hours x the group's ids
+    print(f"  group {number}: {ids[0]} .. {ids[-1]} ({len(ids)} ids), {len(model.history_)} epochs")
+forecast_wide = pd.concat(forecasts, axis=1)  # same future timestamps in every group
+forecast_wide.index.name = "time"
+
+# %%
+# Back to a long table
+# --------------------
+# ``melt`` turns the wide forecast into one row per (id, future time), the
+# layout the input came in.
+
+result = (
+    forecast_wide.reset_index()
+    .melt(id_vars="time", var_name="id", value_name="forecast")
+    .sort_values(["id", "time"], ignore_index=True)
+)[["id", "time", "forecast"]]
+print(
+    f"\nLong forecast table: {len(result)} rows = {result['id'].nunique()} ids x "
+    f"{result['time'].nunique()} steps"
+)
+print(result.head(8).to_string(index=False))
+if QUICK:
+    print("(quick mode: 1 epoch per group; the forecasts only show that the script runs)")

@@ -44,16 +44,40 @@ def metric_row(stdout, label):
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_every_example_is_documented_and_importable(script):
-    """A module docstring that says how to run it, a main(quick=False), an argparse entry point."""
+    """A sphinx-gallery script: a titled docstring that says how to run it, cells, argparse ``--quick``."""
     source = (EXAMPLES / script).read_text()
     tree = ast.parse(source)
     doc = ast.get_docstring(tree)
-    assert doc and f"python examples/{script}" in doc and "--quick" in doc
+    assert doc, f"{script} has no module docstring"
+    # sphinx-gallery takes the page title from the docstring's first line, underlined with "=".
+    title, underline = (doc.splitlines() + ["", ""])[:2]
+    assert title.strip() and not title.endswith("."), title
+    assert underline == "=" * len(title), f"line 2 must be {len(title)} '=' under the title {title!r}"
+    assert source.startswith(f'"""{title}\n'), 'start the docstring as """Title on the first line'
+    assert f"python examples/{script}" in doc and "--quick" in doc
     assert "randomly initialised" in doc and "gpt2" in doc
-    main = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "main")
-    defaults = dict(zip([a.arg for a in main.args.args][-len(main.args.defaults) :], main.args.defaults))
-    assert isinstance(defaults.get("quick"), ast.Constant) and defaults["quick"].value is False
-    assert 'if __name__ == "__main__":' in source and "argparse" in source
+    # At least two cells after the docstring, each opened by a "# %%" line.
+    assert sum(line.strip() == "# %%" for line in source.splitlines()) >= 2
+    # The options are parsed at top level with argparse, and --quick is one of them.
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+    assert any(
+        isinstance(call.func, ast.Attribute)
+        and call.func.attr == "ArgumentParser"
+        and isinstance(call.func.value, ast.Name)
+        and call.func.value.id == "argparse"
+        for call in calls
+    ), f"{script} does not use argparse.ArgumentParser"
+    assert any(
+        isinstance(call.func, ast.Attribute)
+        and call.func.attr == "add_argument"
+        and call.args
+        and isinstance(call.args[0], ast.Constant)
+        and call.args[0].value == "--quick"
+        for call in calls
+    ), f"{script} defines no --quick option"
+    # No main(): the body runs at top level, cell by cell. sphinx-gallery sets __doc__ to "".
+    assert not any(isinstance(node, ast.FunctionDef) and node.name == "main" for node in ast.walk(tree))
+    assert "__doc__" not in source
 
 
 def test_quickstart_runs_and_reloads_identically(tmp_path):
@@ -145,3 +169,55 @@ def test_long_table_forecasts_every_id_in_groups(tmp_path):
     assert "Long forecast table: 480 rows = 20 ids x 24 steps" in stdout
     head = re.findall(rf"^meter_00 2024-03-2[12] \d\d:00:00\s+{NUMBER}$", stdout, re.MULTILINE)
     assert len(head) == 8, stdout
+
+
+def test_panel_intervals_forecasts_every_member_with_nested_bands(tmp_path):
+    stdout = run_example("panel_intervals.py", tmp_path)
+    assert "Panel: 12 members, " in stdout and "Fitted on 12 members in 2 epochs" in stdout
+    assert "NOT the paper's pre-trained model" in stdout
+    rows = re.findall(rf"^\s+(0\.50|0\.90)\s+({NUMBER})\s+({NUMBER})\s+(\d+)$", stdout, re.MULTILINE)
+    assert [level for level, *_ in rows] == ["0.50", "0.90"], stdout
+    (_, covered_50, width_50, windows), (_, covered_90, width_90, _) = rows
+    # 12 members x 7 origins (every 24th of the held-out week); the wider level covers more, wider.
+    assert int(windows) == 12 * 7
+    assert 0 <= float(covered_50) <= float(covered_90) <= 1 and 0 < float(width_50) < float(width_90)
+    # The interval table of the first member has both levels, each lower below upper.
+    head = re.findall(
+        rf"^2024-\S+ \S+\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})$", stdout, re.MULTILINE
+    )
+    assert len(head) == 3, stdout
+    for lower_50, upper_50, lower_90, upper_90 in head:
+        assert float(lower_90) <= float(lower_50) <= float(upper_50) <= float(upper_90)
+
+
+def test_compare_baselines_scores_four_models_on_the_same_etth1_windows(tmp_path, data_home):
+    stdout = run_example("compare_baselines.py", tmp_path, "--data-home", data_home)
+    assert "train (8640, 7), validation (2976, 7), test (2976, 7)" in stdout
+    assert "ETTh1, horizon 96: 117 test windows (every 24th)" in stdout
+    for label in ("CALF", "DLinear", "seasonal naive (24 h)", "naive (last value)"):
+        mse, mae = metric_row(stdout, label)
+        assert 0 < mae < mse**0.5 + 1e-9 < 10  # MAE <= RMSE for any errors
+    assert "QUICK MODE" in stdout and "NOT the paper's pre-trained model" in stdout
+
+
+def test_precision_compares_float32_and_bfloat16_from_the_same_start(tmp_path):
+    stdout = run_example("precision.py", tmp_path)
+    native = re.search(r"^native bfloat16 on this CPU: (True|False)$", stdout, re.MULTILINE)
+    assert native and re.search(r"^CPU: .+, \d+ torch threads, \S+$", stdout, re.MULTILINE), stdout
+    # Without native bfloat16 the fit says so; with it, nothing to warn about.
+    assert ("bfloat16: ReducedPrecisionWarning" in stdout) == (native[1] == "False"), stdout
+    rows = {
+        match[1]: [float(value) for value in match.groups()[1:]]
+        for match in re.finditer(
+            rf"^(float32|bfloat16)\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})$",
+            stdout,
+            re.MULTILINE,
+        )
+    }
+    assert set(rows) == {"float32", "bfloat16"}, stdout
+    # bfloat16 weights: the saved model is about half the size of the float32 one.
+    assert 0.4 < rows["bfloat16"][4] / rows["float32"][4] < 0.6
+    # Same start, same data: the test errors stay close, and the forecasts differ but not wildly.
+    assert abs(rows["bfloat16"][3] - rows["float32"][3]) < 0.25 * rows["float32"][3]
+    gap = float(re.search(rf"forecasts: ({NUMBER})$", stdout, re.MULTILINE)[1])
+    assert 0 < gap < 1
