@@ -31,11 +31,14 @@ $(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml constraints.txt
 
 # HTML documentation in docs/_build/html. -W: warnings are errors; -n: every
 # cross-reference must resolve; -E: every page is read afresh, so a warning
-# is never hidden by a cached page. docs/api holds the stubs autosummary
-# generates; it is rebuilt each time.
+# is never hidden by a cached page. The stubs autosummary generates
+# (docs/reference/generated) and the examples gallery (docs/auto_examples,
+# every script in examples/ run in its --quick form) are rebuilt each time.
 docs: $(VENV)/.docs-installed
-	rm -rf docs/api
+	rm -rf docs/reference/generated docs/auto_examples docs/sg_execution_times.rst
 	$(BIN)/sphinx-build -E -W --keep-going -n -b html docs docs/_build/html
+	$(BIN)/python docs/check_build.py docs/_build/html
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis docs/_build docs/api
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis docs/_build docs/reference/generated \
+		docs/auto_examples docs/sg_execution_times.rst

@@ -9,8 +9,11 @@ plain text rather than as cross-references.
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
+import sys
 from datetime import date
+from pathlib import Path
 
 import calf_sklearn
 
@@ -29,11 +32,12 @@ extensions = [
     "sphinx.ext.autosummary",
     "numpydoc",
     "myst_parser",
+    "sphinx_gallery.gen_gallery",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "_templates", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "_templates", "Thumbs.db", ".DS_Store", "auto_examples/*.ipynb"]
 # Every cross-reference must resolve (sphinx-build -n).
 nitpicky = True
 
@@ -49,6 +53,8 @@ autodoc_member_order = "bysource"
 # docstring of the torch or scikit-learn method it overrides.
 autodoc_inherit_docstrings = False
 add_module_names = False
+# The page's table of contents lists a class's methods as "fit", not "CALFForecaster.fit".
+toc_object_entries_show_parents = "hide"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
@@ -58,17 +64,52 @@ numpydoc_attributes_as_param_list = True
 myst_heading_anchors = 3
 myst_enable_extensions = ["colon_fence"]
 
+# -- The examples gallery ---------------------------------------------------------
+
+# Every script in examples/ runs at build time in its quick form (see
+# docs/_gallery.py) and becomes a page with its code, its printed output and
+# its figures; a script that fails fails the build.
+sys.path.insert(0, str(Path(__file__).parent))
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"\.py$",  # run every example, not only plot_*.py
+    "reset_argv": "_gallery.example_argv",
+    "within_subsection_order": "_gallery.ExampleOrder",
+    # "Examples using X" on the API page of every public class and function.
+    "doc_module": ("calf_sklearn",),
+    "backreferences_dir": "reference/generated/backreferences",
+    # Names in the examples' code link to their API pages.
+    "reference_url": {"calf_sklearn": None},
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "min_reported_time": 0,
+    "thumbnail_size": (320, 224),
+    "default_thumb_file": str(Path(__file__).parent / "_static" / "no_figure_thumbnail.png"),
+}
+
 # -- HTML ----------------------------------------------------------------------
 
-html_theme = "alabaster"
+html_theme = "pydata_sphinx_theme"
 html_title = f"calf-sklearn {release}"
+html_static_path = ["_static"]
+html_css_files = ["calf.css"]
 html_theme_options = {
-    "description": "CALF forecasting as a scikit-learn estimator",
-    "page_width": "1100px",
-    "sidebar_width": "230px",
-    "fixed_sidebar": True,
+    "navbar_align": "left",
+    # All six sections of the root toctree in the top bar, none in a "More" menu.
+    "header_links_before_dropdown": 6,
+    "navbar_end": ["theme-switcher"],
+    "secondary_sidebar_items": ["page-toc"],
+    "show_toc_level": 2,
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version", "theme-version"],
+    "search_bar_text": "Search the docs",
 }
-html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]}
+html_sidebars = {
+    # The home page and the changelog are one page each: no section navigation.
+    "index": [],
+    "changelog": [],
+}
 html_show_sourcelink = False
 
 # -- Public API coverage ---------------------------------------------------------
@@ -112,6 +153,18 @@ def _drop_builtin_docstrings(app, what, name, obj, options, lines):
             lines.clear()
 
 
+def _constructor_signature(app, what, name, obj, options, signature, return_annotation):
+    """The estimators' parameters, not ``(*args, **kwargs)``.
+
+    Their base class defines ``__new__`` (to name the parameter a misspelt
+    keyword meant), and autodoc prefers ``__new__``'s signature to
+    ``__init__``'s. ``inspect.signature`` of the class finds ``__init__``'s.
+    """
+    if what == "class" and signature == "(*args, **kwargs)":
+        return str(inspect.signature(obj)), return_annotation
+    return None
+
+
 def _skip_namedtuple_aliases(app, what, name, obj, skip, options):
     """NamedTuple fields are described in the class's Attributes section already."""
     if what == "class" and (getattr(obj, "__doc__", None) or "").startswith("Alias for field number"):
@@ -123,4 +176,5 @@ def setup(app):
     # Before numpydoc (priority 500) rewrites the lines.
     app.connect("autodoc-process-docstring", _drop_builtin_docstrings, priority=100)
     app.connect("autodoc-skip-member", _skip_namedtuple_aliases)
+    app.connect("autodoc-process-signature", _constructor_signature)
     app.connect("env-check-consistency", _check_api_coverage)
