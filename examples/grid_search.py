@@ -176,3 +176,4 @@ ax.set_title(
     fontsize=10,
 )
 fig.tight_layout()
+plt.show()  # a window where matplotlib has a screen; the gallery and the tests skip it

@@ -152,5 +152,10 @@ for ax, key, label in zip(
 ):
     ax.bar(precisions, [results[p][key] for p in precisions], color=["C0", "C1"])
     ax.set_title(label, fontsize="medium")
-fig.suptitle(f"float32 vs bfloat16, random GPT-2 width 192\n{CPU}", fontsize="small")
+fig.suptitle(
+    f"float32 vs bfloat16: synthetic series, random GPT-2 of width 192"
+    f"{', quick run' if QUICK else ''}\n{CPU}",
+    fontsize="small",
+)
 fig.tight_layout()
+plt.show()  # a window where matplotlib has a screen; the gallery and the tests skip it

@@ -203,3 +203,4 @@ if args.plot is not None:
 
 if scratch is not None:
     scratch.cleanup()  # the synthetic CSV is no longer needed
+plt.show()  # a window where matplotlib has a screen; the gallery and the tests skip it
