@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._series.conformal import check_coverage
 from .._series.windows import PanelWindows
 from .._utils import checks
+from .fitting import window_times
 
 
 class ScoringMixin:
@@ -145,8 +146,9 @@ class ScoringMixin:
             observed = (
                 np.ones(error.shape, dtype=bool) if observed is None else observed
             )  # missing: scores nothing
-            total["squared"] += float(np.square(error * unit)[observed].sum())
-            total["absolute"] += float(np.abs(error * unit)[observed].sum())
+            scored = (error * unit)[observed]
+            total["squared"] += float(np.square(scored).sum())
+            total["absolute"] += float(np.abs(scored).sum())
             total["count"] += int(observed.sum())
             if calibration is None:
                 continue
@@ -185,7 +187,7 @@ class ScoringMixin:
 
     def _walked_scores(self, scores, spread, windows, coverage, units):
         """Coverage and mean width of the adaptive walk over ``scores`` (NaN: not observed)."""
-        thresholds, _ = self._walk(scores, windows.member, windows.starts, coverage)
+        thresholds, _ = self._walk(scores, windows.member, window_times(windows), coverage)
         observed = ~np.isnan(scores)
         inside = width = 0.0
         for start in range(0, len(scores), 4096):  # the widths of a block at a time
