@@ -1,0 +1,367 @@
+"""A training step and a forecast of ours against the faithful path, process by process (issue 24).
+
+``speed_memory.py`` measures every path once, in one process. This script
+asks how far ours' lead is clear of a noisy machine: it runs the same
+measurement in several fresh processes, alternately ours first and faithful
+first (the two orders), and reports every process's ratio and their spread.
+It also counts the matrix-product FLOPs of each path's training step and
+forecast (``torch.utils.flop_counter``), which turns a time into a rate that
+can be set against what the machine's products reach, and splits ours'
+float32 training step into matrix products, dropout masks and the rest
+(``torch.profiler``).
+
+Each process builds the paths as ``speed_memory.py`` does (random GPT-2 of the
+paper's shape unless ``--shape tiny``, L = P = 96, K = 500 random principal
+words, seed 0), takes ``WARMUP`` untimed and ``--repeats`` timed training
+steps per path interleaved ABBA starting with that process's first path,
+then the same for forecasts (ours: the stripped network under
+``inference_mode``; faithful: its whole model under ``no_grad``). Ratios are
+faithful over ours of the medians, per process; "pairs" are the ratios of the
+two steps of one round (taken back to back), pooled over processes.
+
+    python benchmarks/training_step.py [--processes 4] [--repeats 6] [--series 7] [--batch 32]
+        [--precision float32 bfloat16] [--device cpu|cuda] [--threads 2] [--shape paper|tiny]
+        [--out report.md]
+
+The issue's targets were set on a CPU with bfloat16 arithmetic (AVX512-BF16 /
+AMX); the report says whether this one has it. ``--shape tiny`` only checks
+that the script runs: its figures mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import speed_memory as sm
+
+from calf_sklearn.precision import (
+    PRECISIONS,
+    Precision,
+    has_native_bfloat16,
+    place_network,
+    resolve_precision,
+)
+
+# Issue 24's targets: faithful time over ours, at M = 7, batch 32.
+TARGETS = {("train", "ours"): 2.2, ("train", "ours-bfloat16"): 4.0, ("inference", "ours"): 4.5}
+PHASES = ("train", "inference")
+# Operators that are matrix products (self time, torch.profiler's names).
+_PRODUCTS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::_scaled_dot_product")
+_MASKS = ("aten::bernoulli_",)
+
+
+# ------------------------------------------------------------------ a worker
+
+
+def _paths(precisions):
+    return [sm.ours_path(p) for p in precisions] + ["faithful"]
+
+
+def _flops(fn):
+    """Matrix-product FLOPs of one call of ``fn`` (forward and, inside it, backward)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def _split(fn):
+    """Shares of ``fn``'s operator self time: matrix products, dropout masks, the rest (CPU only)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    times = {event.key: event.self_cpu_time_total for event in prof.key_averages()}
+    total = sum(times.values()) or 1.0
+    products = sum(t for key, t in times.items() if key.startswith(_PRODUCTS)) / total
+    masks = sum(t for key, t in times.items() if key.startswith(_MASKS)) / total
+    return {"products": products, "masks": masks, "other": 1.0 - products - masks}
+
+
+def _gemm_rate(rows, width, device, repeats=10):
+    """GFLOP/s of one (rows x width) @ (width x 4 width) product: the step's widest, as a yardstick."""
+    a = torch.randn(rows, width, device=device)
+    b = torch.randn(width, 4 * width, device=device)
+    seconds = [sm._seconds(lambda: torch.mm(a, b), device) for _ in range(repeats + 2)][2:]
+    return 2 * rows * width * 4 * width / statistics.median(seconds) / 1e9
+
+
+def worker(spec):
+    """Time, count and split one process's paths; a JSON-ready dict (see :func:`main`)."""
+    device = torch.device(spec["device"])
+    if device.type == "cpu":
+        torch.set_num_threads(spec["threads"])
+    shape, precisions = spec["shape"], spec["precisions"]
+    words = sm._words(shape)
+    networks, trainers = {}, {}
+    for precision in precisions:
+        path = sm.ours_path(precision)
+        torch.manual_seed(0)  # the same initial weights in every path
+        networks[path] = sm.build(path, device, shape, words=words).train()
+        trainers[path] = sm.make_trainer(
+            networks[path], spec["batch"], device, Precision(precision, device.type)
+        )
+    torch.manual_seed(0)
+    networks["faithful"] = sm.build("faithful", device, shape, words=words).train()
+    trainers["faithful"] = sm.make_trainer(networks["faithful"], spec["batch"], device)
+    x, y = sm._batch(spec["series"], spec["batch"], device, shape)
+
+    order = _paths(precisions)
+    if spec["faithful_first"]:
+        order = ["faithful", *order[:-1]]
+    share = sm.CpuShare()
+    steps = {p: (lambda p=p: trainers[p].train_step(x, y)) for p in order}
+    result = {"order": order, "train": sm.interleaved(steps, device, spec["repeats"])}
+    if spec["count"]:
+        result["flops_train"] = {p: _flops(steps[p]) for p in order}
+        if device.type == "cpu":
+            result["split_train"] = _split(steps["ours"])
+    trainers.clear()
+
+    stripped = networks.pop("ours").strip_for_inference().eval()
+    infer = {"ours": sm.infer_fn("ours", stripped)}
+    for precision in precisions[1:]:
+        del networks[sm.ours_path(precision)]
+        cast = place_network(copy.deepcopy(stripped).to(sm._dtype(precision)), device, warn=False)
+        infer[sm.ours_path(precision)] = sm.infer_fn(sm.ours_path(precision), cast)
+    infer["faithful"] = sm.infer_fn("faithful", networks["faithful"])
+    forecasts = {p: (lambda p=p: infer[p](x)) for p in order}
+    result["inference"] = sm.interleaved(forecasts, device, spec["repeats"])
+    if spec["count"]:
+        result["flops_inference"] = {p: _flops(forecasts[p]) for p in order}
+        if device.type == "cpu":
+            result["split_inference"] = _split(forecasts["ours"])
+    result["other_load"] = share.stop()
+    result["gemm_gflops"] = _gemm_rate(spec["series"] * spec["batch"], stripped.head.in_features, device)
+    return result
+
+
+# ------------------------------------------------------------------- the run
+
+
+def run_processes(args):
+    """Run ``args.processes`` workers one after another, alternating the first path."""
+    results = []
+    for index in range(args.processes):
+        spec = {
+            "device": args.device,
+            "threads": args.threads,
+            "shape": args.shape,
+            "precisions": args.precision,
+            "series": args.series,
+            "batch": args.batch,
+            "repeats": args.repeats,
+            "faithful_first": index % 2 == 1,
+            "count": index == 0,  # FLOPs and the profile do not change between processes
+        }
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            check=False,  # a failure is reported with the worker's stderr below
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"worker {index} failed:\n{done.stderr[-3000:]}")
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        first = results[-1]["order"][0]
+        speedups = ", ".join(f"{phase} {_ratio(results[-1][phase]):.2f}x" for phase in PHASES)
+        print(
+            f"process {index + 1}/{args.processes} ({first} first): {speedups} "
+            f"({time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
+    return results
+
+
+# ---------------------------------------------------------------- the report
+
+
+def _ratio(times, path="ours"):
+    """Faithful over ``path``: the ratio of their median times."""
+    return statistics.median(times["faithful"]) / statistics.median(times[path])
+
+
+def _pairs(results, phase, path):
+    """Faithful over ``path`` for every round (the two were timed back to back), pooled."""
+    return [f / o for r in results for f, o in zip(r[phase]["faithful"], r[phase][path])]
+
+
+def spread_verdict(ratios, target):
+    """Whether ``target`` is met clear of the spread of ``ratios`` (one per process).
+
+    Examples
+    --------
+    >>> spread_verdict([2.3, 2.5, 2.4], 2.2), spread_verdict([1.9, 2.3], 2.2), spread_verdict([1.8, 2.0], 2.2)
+    ('met in every process', 'within the spread', 'missed in every process')
+    """
+    if min(ratios) >= target:
+        return "met in every process"
+    if max(ratios) < target:
+        return "missed in every process"
+    return "within the spread"
+
+
+def _range(values, digits=2, unit="x"):
+    return (
+        f"{statistics.median(values):.{digits}f}{unit} "
+        f"({min(values):.{digits}f}-{max(values):.{digits}f}{unit})"
+    )
+
+
+def _conditions(args):
+    import peft
+    import transformers
+
+    model, flags = sm._cpu()
+    device = torch.device(args.device)
+    where = (
+        f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})"
+        if device.type == "cuda"
+        else f"CPU: {model}, {os.cpu_count()} logical cores, {args.threads} torch threads"
+    )
+    return [
+        f"date: {datetime.date.today().isoformat()}",
+        f"device: {where}",
+        "CPU flags: " + ", ".join(f"{flag} {'yes' if flag in flags else 'no'}" for flag in sm.CPU_FLAGS),
+        f"native bfloat16 on {args.device}: {'yes' if has_native_bfloat16(device) else 'no'}",
+        (
+            f"torch {torch.__version__}, transformers {transformers.__version__}, peft {peft.__version__}, "
+            f"Python {platform.python_version()}"
+        ),
+        (
+            f"model: {sm.SHAPES[args.shape]['text']}, L = P = {sm.SHAPES[args.shape]['seq_len']}, "
+            f"K = {sm.SHAPES[args.shape]['n_words']} random principal words; M = {args.series}, batch {args.batch}"
+        ),
+        (
+            f"{args.processes} fresh processes one after another, alternately ours first and faithful first; in "
+            f"each, {sm.WARMUP} warm-up and {args.repeats} timed rounds per phase, the paths interleaved ABBA"
+        ),
+    ]
+
+
+def render(args, results):
+    """The Markdown report of ``results`` (one dict per process, from :func:`worker`)."""
+    paths = _paths(args.precision)
+    ours = [p for p in paths if p != "faithful"]
+    lines = ["# A training step and a forecast, ours against faithful, process by process", ""]
+    lines += [f"- {line}" for line in _conditions(args)]
+    columns = ["process", "first"]
+    columns += [f"{p} {phase} (ms)" for phase in PHASES for p in paths]
+    columns += [f"{phase} speed-up, {p}" for phase in PHASES for p in ours]
+    columns.append("other load")
+    lines += ["", "## Each process", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for index, r in enumerate(results, 1):
+        cells = [str(index), r["order"][0]]
+        cells += [f"{1e3 * statistics.median(r[phase][p]):.0f}" for phase in PHASES for p in paths]
+        cells += [f"{_ratio(r[phase], p):.2f}x" for phase in PHASES for p in ours]
+        load = r.get("other_load")
+        cells.append("-" if load is None else f"{100 * load:.0f}%")
+        lines.append("| " + " | ".join(cells) + " |")
+
+    lines += [
+        "",
+        "## Speed-ups over the processes",
+        "",
+        "| phase | path | median of the processes (range) | every round's pair (median, range) | target | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for phase in PHASES:
+        for p in ours:
+            ratios = [_ratio(r[phase], p) for r in results]
+            target = TARGETS.get((phase, p))
+            verdict = "-" if target is None else spread_verdict(ratios, target)
+            lines.append(
+                f"| {phase} | {p} | {_range(ratios)} | {_range(_pairs(results, phase, p))} | "
+                f"{'-' if target is None else f'>= {target:g}x'} | {verdict} |"
+            )
+
+    counted = results[0]
+    rate = statistics.median(r["gemm_gflops"] for r in results)
+    lines += [
+        "",
+        "## Matrix-product FLOPs and rates",
+        "",
+        (
+            f"Counted by `torch.utils.flop_counter` (mm, addmm, bmm, attention) in process 1. The yardstick is "
+            f"one ({args.series * args.batch} x d) @ (d x 4d) product alone: {rate:.0f} GFLOP/s "
+            f"(median of the processes)."
+        ),
+        "",
+        "| phase | path | GFLOP per call | GFLOP/s at the median time | of the yardstick |",
+        "|---|---|---|---|---|",
+    ]
+    for phase in PHASES:
+        for p in paths:
+            gflop = counted[f"flops_{phase}"][p] / 1e9
+            achieved = statistics.median(gflop / statistics.median(r[phase][p]) for r in results)
+            lines.append(f"| {phase} | {p} | {gflop:.3g} | {achieved:.0f} | {100 * achieved / rate:.0f}% |")
+    lines.append("")
+    for phase in PHASES:
+        flops = counted[f"flops_{phase}"]
+        lines.append(
+            f"- {phase}: faithful computes {flops['faithful'] / flops['ours']:.2f}x ours' FLOPs; a speed-up "
+            "beyond that is ours running its products at a higher rate."
+        )
+    if "split_train" in counted:
+        lines += ["", "## Where ours' float32 time goes (process 1, torch.profiler self time)", ""]
+        for phase in PHASES:
+            s = counted[f"split_{phase}"]
+            lines.append(
+                f"- {phase}: matrix products {100 * s['products']:.0f}%, dropout masks "
+                f"{100 * s['masks']:.0f}%, everything else {100 * s['other']:.0f}%"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=6)
+    parser.add_argument("--series", type=int, default=7)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--precision", nargs="+", choices=PRECISIONS, default=["float32"])
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--shape", choices=list(sm.SHAPES), default="paper")
+    parser.add_argument("--out", default=None, help="also write the Markdown report here")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+    if args.processes < 1 or args.repeats < 1:
+        parser.error("--processes and --repeats must be at least 1")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is available")
+    args.precision = list(dict.fromkeys(["float32", *args.precision]))
+    for precision in args.precision:
+        try:
+            resolve_precision(precision, torch.device(args.device))
+        except ValueError as error:
+            parser.error(str(error))
+    started = time.perf_counter()
+    report = render(args, run_processes(args))
+    report += f"\nTotal run time: {time.perf_counter() - started:.0f} s\n"
+    print(report)
+    if args.out:
+        with open(args.out, "w") as handle:
+            handle.write(report)
+
+
+if __name__ == "__main__":
+    main()
