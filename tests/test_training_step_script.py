@@ -37,7 +37,10 @@ def _rows(report, first_cell):
 def test_a_tiny_run_reports_each_process_the_spread_the_flops_and_the_split(training_step, tmp_path):
     out = tmp_path / "report.md"
     training_step.main(
-        ["--shape", "tiny", "--processes", "2", "--repeats", "1", "--threads", "1", "--out", str(out)]
+        [
+            *("--shape", "tiny", "--processes", "2", "--repeats", "1", "--threads", "1"),
+            *("--compile", "--out", str(out)),
+        ]
     )
     report = out.read_text()
 
@@ -45,13 +48,18 @@ def test_a_tiny_run_reports_each_process_the_spread_the_flops_and_the_split(trai
     first = [_rows(report, str(index))[0] for index in (1, 2)]
     assert [row[1] for row in first] == ["ours", "faithful"]
     for row in first:
-        assert all(re.fullmatch(r"\d+", cell) for cell in row[2:6]), row  # four medians in ms
-        assert all(re.fullmatch(r"\d+\.\d\dx", cell) for cell in row[6:8]), row
+        # Five medians in ms (training: ours, faithful; forecasts: ours, compiled, faithful), three ratios.
+        assert all(re.fullmatch(r"\d+", cell) for cell in row[2:7]), row
+        assert all(re.fullmatch(r"\d+\.\d\dx", cell) for cell in row[7:10]), row
 
     by_phase = _rows(report, "train") + _rows(report, "inference")
     spread = {(row[0], row[1]): row for row in by_phase if len(row) == 6}
-    for phase, target in (("train", ">= 2.2x"), ("inference", ">= 4.5x")):
-        row = spread[(phase, "ours")]
+    for phase, path, target in (
+        ("train", "ours", ">= 2.2x"),
+        ("inference", "ours", ">= 4.5x"),
+        ("inference", "ours-compiled", ">= 4.5x"),
+    ):
+        row = spread[(phase, path)]
         assert re.fullmatch(r"\d+\.\d\dx \(\d+\.\d\d-\d+\.\d\dx\)", row[2]), row
         assert row[4] == target
         assert row[5] in ("met in every process", "missed in every process", "within the spread")
@@ -60,6 +68,8 @@ def test_a_tiny_run_reports_each_process_the_spread_the_flops_and_the_split(trai
     flops = {(row[0], row[1]): float(row[2]) for row in by_phase if len(row) == 5}
     assert 0 < flops[("inference", "ours")] < flops[("inference", "faithful")]
     assert 0 < flops[("train", "ours")] <= flops[("train", "faithful")]
+    assert flops[("inference", "ours-compiled")] == flops[("inference", "ours")]  # the same arithmetic
+    assert re.search(r"^ours-compiled: .* compiling took \d+ s", report, re.MULTILINE)
 
     for phase in ("train", "inference"):
         shares = re.search(
