@@ -74,6 +74,7 @@ from speed_memory import (
     _vm_hwm_bytes,
     infer_fn,
     make_trainer,
+    publish,
 )
 
 from calf_sklearn._apps.shapes import PUBLISHED_SHAPES, published_shape
@@ -463,12 +464,7 @@ def main(argv=None):
             f"({time.perf_counter() - started:.0f} s so far)",
             flush=True,
         )
-    report = render(args, backbones, configs, results)
-    report += f"\nTotal run time: {time.perf_counter() - started:.0f} s\n"
-    print(report)
-    if args.out:
-        with open(args.out, "w") as handle:
-            handle.write(report)
+    publish(render(args, backbones, configs, results), started, args.out)
 
 
 if __name__ == "__main__":

@@ -922,6 +922,26 @@ def cases_from(args, device_type="cpu"):
     return list(dict.fromkeys((m, large if m >= LARGE_M else batch) for m in series))
 
 
+def checked_precisions(parser, names, device):
+    """``names`` with float32 first (the reference of every ratio); a parser error for one ``device`` cannot run."""
+    names = list(dict.fromkeys(["float32", *names]))
+    for name in names:
+        try:
+            resolve_precision(name, device)
+        except ValueError as error:
+            parser.error(str(error))
+    return names
+
+
+def publish(report, started, out=None):
+    """Print ``report`` with the run's total time since ``started``; also write it to ``out``."""
+    report += f"\nTotal run time: {time.perf_counter() - started:.0f} s\n"
+    print(report)
+    if out:
+        with open(out, "w") as handle:
+            handle.write(report)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, nargs="+", default=None, help="numbers of series M (7 21 321)")
@@ -969,13 +989,7 @@ def main(argv=None):
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available")
     device = torch.device(args.device)
-    # float32 first: the reference of every reduced-precision ratio.
-    args.precision = list(dict.fromkeys(["float32", *args.precision]))
-    for precision in args.precision:
-        try:
-            resolve_precision(precision, device)
-        except ValueError as error:
-            parser.error(str(error))
+    args.precision = checked_precisions(parser, args.precision, device)
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
     cases = cases_from(args, device.type)
@@ -1040,11 +1054,7 @@ def main(argv=None):
             + ", ".join(f"M={m} batch {b}: {100 * (speed[(m, b)]['other_load'] or 0):.0f}%" for m, b in cases)
             + ").\n"
         )
-    report += f"\nTotal run time: {time.perf_counter() - started:.0f} s\n"
-    print(report)
-    if args.out:
-        with open(args.out, "w") as handle:
-            handle.write(report)
+    publish(report, started, args.out)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,11 @@ words, seed 0), takes ``WARMUP`` untimed and ``--repeats`` timed training
 steps per path interleaved ABBA starting with that process's first path,
 then the same for forecasts (ours: the stripped network under
 ``inference_mode``; faithful: its whole model under ``no_grad``). Ratios are
-faithful over ours of the medians, per process; "pairs" are the ratios of the
-two steps of one round (taken back to back), pooled over processes.
+faithful over ours of the medians, per process; "pairs" are the ratios of
+faithful's and ours' times in the same round (back to back where only the two
+are timed), pooled over processes. FLOPs and the profile come from one more,
+untimed pass in the parent process after the timings, since counting and
+profiling would slow the calls timed after them.
 
     python benchmarks/training_step.py [--processes 4] [--repeats 6] [--series 7] [--batch 32]
         [--precision float32 bfloat16] [--compile] [--device cpu|cuda] [--threads 2]
@@ -52,7 +55,6 @@ from calf_sklearn.precision import (
     Precision,
     has_native_bfloat16,
     place_network,
-    resolve_precision,
 )
 
 # Issue 24's targets: faithful time over ours, at M = 7, batch 32.
@@ -98,22 +100,29 @@ def _split(fn):
 
 
 def _gemm_rate(rows, width, device, repeats=10):
-    """GFLOP/s of one (rows x width) @ (width x 4 width) product: the step's widest, as a yardstick."""
+    """GFLOP/s of one float32 (rows x width) @ (width x 4 width) product: the step's widest, as a yardstick."""
     a = torch.randn(rows, width, device=device)
     b = torch.randn(width, 4 * width, device=device)
-    seconds = [sm._seconds(lambda: torch.mm(a, b), device) for _ in range(repeats + 2)][2:]
-    return 2 * rows * width * 4 * width / statistics.median(seconds) / 1e9
+    # A GPU does one such product in microseconds: time a run of them.
+    calls = 50 if device.type == "cuda" else 1
+
+    def products():
+        for _ in range(calls):
+            torch.mm(a, b)
+
+    seconds = [sm._seconds(products, device) for _ in range(repeats + 2)][2:]
+    return 2 * rows * width * 4 * width * calls / statistics.median(seconds) / 1e9
 
 
-def worker(spec):
-    """Time, count and split one process's paths; a JSON-ready dict (see :func:`main`)."""
+def _build(spec):
+    """Every path's network and trainer as ``speed_memory.py`` builds them, and one batch."""
     device = torch.device(spec["device"])
     if device.type == "cpu":
         torch.set_num_threads(spec["threads"])
-    shape, precisions = spec["shape"], spec["precisions"]
+    shape = spec["shape"]
     words = sm._words(shape)
     networks, trainers = {}, {}
-    for precision in precisions:
+    for precision in spec["precisions"]:
         path = sm.ours_path(precision)
         torch.manual_seed(0)  # the same initial weights in every path
         networks[path] = sm.build(path, device, shape, words=words).train()
@@ -123,20 +132,11 @@ def worker(spec):
     torch.manual_seed(0)
     networks["faithful"] = sm.build("faithful", device, shape, words=words).train()
     trainers["faithful"] = sm.make_trainer(networks["faithful"], spec["batch"], device)
-    x, y = sm._batch(spec["series"], spec["batch"], device, shape)
+    return device, networks, trainers, sm._batch(spec["series"], spec["batch"], device, shape)
 
-    order = _paths(precisions)
-    if spec["faithful_first"]:
-        order = ["faithful", *order[:-1]]
-    share = sm.CpuShare()
-    steps = {p: (lambda p=p: trainers[p].train_step(x, y)) for p in order}
-    result = {"order": list(order), "train": sm.interleaved(steps, device, spec["repeats"])}
-    if spec["count"]:
-        result["flops_train"] = {p: _flops(steps[p]) for p in order}
-        if device.type == "cpu":
-            result["split_train"] = _split(steps["ours"])
-    trainers.clear()
 
+def _forecasters(networks, precisions, device):
+    """Each path's forecast of a batch: ours stripped (and cast), faithful's whole model."""
     stripped = networks.pop("ours").strip_for_inference().eval()
     infer = {"ours": sm.infer_fn("ours", stripped)}
     for precision in precisions[1:]:
@@ -144,6 +144,21 @@ def worker(spec):
         cast = place_network(copy.deepcopy(stripped).to(sm._dtype(precision)), device, warn=False)
         infer[sm.ours_path(precision)] = sm.infer_fn(sm.ours_path(precision), cast)
     infer["faithful"] = sm.infer_fn("faithful", networks["faithful"])
+    return stripped, infer
+
+
+def time_paths(spec):
+    """One process's timings: training steps, then forecasts, interleaved (a JSON-ready dict)."""
+    device, networks, trainers, (x, y) = _build(spec)
+    order = _paths(spec["precisions"])
+    if spec["faithful_first"]:
+        order = ["faithful", *order[:-1]]
+    share = sm.CpuShare()
+    steps = {p: (lambda p=p: trainers[p].train_step(x, y)) for p in order}
+    result = {"order": list(order), "train": sm.interleaved(steps, device, spec["repeats"])}
+    trainers.clear()  # Adam's state: not needed for forecasting
+
+    stripped, infer = _forecasters(networks, spec["precisions"], device)
     if spec["compile"]:
         from calf_sklearn.compiled import CompiledForecast
 
@@ -155,38 +170,62 @@ def worker(spec):
         order.insert(order.index("ours") + 1, sm.COMPILED)
     forecasts = {p: (lambda p=p: infer[p](x)) for p in order}
     result["inference"] = sm.interleaved(forecasts, device, spec["repeats"])
-    if spec["count"]:
-        # The compiled code runs outside the dispatcher the counter watches; its arithmetic is ours'.
-        result["flops_inference"] = {p: _flops(forecasts[p]) for p in order if p != sm.COMPILED}
-        if device.type == "cpu":
-            result["split_inference"] = _split(forecasts["ours"])
     result["other_load"] = share.stop()
     result["gemm_gflops"] = _gemm_rate(spec["series"] * spec["batch"], stripped.head.in_features, device)
     return result
 
 
+def count_paths(spec):
+    """Each path's matrix-product FLOPs per call and, on a CPU, the split of ours' time.
+
+    Run apart from the timings (profiling and counting would slow the calls
+    timed after them), after ``WARMUP`` calls of each path.
+    """
+    device, networks, trainers, (x, y) = _build(spec)
+    paths = _paths(spec["precisions"])
+    steps = {p: (lambda p=p: trainers[p].train_step(x, y)) for p in paths}
+    for _ in range(sm.WARMUP):
+        for step in steps.values():
+            step()
+    counted = {"flops_train": {p: _flops(steps[p]) for p in paths}}
+    if device.type == "cpu":
+        counted["split_train"] = _split(steps["ours"])
+    trainers.clear()
+    _, infer = _forecasters(networks, spec["precisions"], device)
+    forecasts = {p: (lambda p=p: infer[p](x)) for p in paths}
+    for _ in range(sm.WARMUP):
+        for forecast in forecasts.values():
+            forecast()
+    counted["flops_inference"] = {p: _flops(forecasts[p]) for p in paths}
+    if device.type == "cpu":
+        counted["split_inference"] = _split(forecasts["ours"])
+    return counted
+
+
 # ------------------------------------------------------------------- the run
 
 
+def _spec(args, faithful_first=False):
+    return {
+        "device": args.device,
+        "threads": args.threads,
+        "shape": args.shape,
+        "precisions": args.precision,
+        "series": args.series,
+        "batch": args.batch,
+        "repeats": args.repeats,
+        "faithful_first": faithful_first,
+        "compile": args.compile,
+    }
+
+
 def run_processes(args):
-    """Run ``args.processes`` workers one after another, alternating the first path."""
+    """Time in ``args.processes`` fresh workers one after another, alternating the first path."""
     results = []
     for index in range(args.processes):
-        spec = {
-            "device": args.device,
-            "threads": args.threads,
-            "shape": args.shape,
-            "precisions": args.precision,
-            "series": args.series,
-            "batch": args.batch,
-            "repeats": args.repeats,
-            "faithful_first": index % 2 == 1,
-            "count": index == 0,  # FLOPs and the profile do not change between processes
-            "compile": args.compile,
-        }
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)],
+            [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(_spec(args, index % 2 == 1))],
             capture_output=True,
             text=True,
             check=False,  # a failure is reported with the worker's stderr below
@@ -213,7 +252,7 @@ def _ratio(times, path="ours"):
 
 
 def _pairs(results, phase, path):
-    """Faithful over ``path`` for every round (the two were timed back to back), pooled."""
+    """Faithful over ``path`` in every round (timed in the same round), pooled over processes."""
     return [f / o for r in results for f, o in zip(r[phase]["faithful"], r[phase][path])]
 
 
@@ -270,8 +309,8 @@ def _conditions(args):
     ]
 
 
-def render(args, results):
-    """The Markdown report of ``results`` (one dict per process, from :func:`worker`)."""
+def render(args, results, counted):
+    """The Markdown report: ``results`` from :func:`time_paths` (one per process), ``counted`` from :func:`count_paths`."""
     paths = {phase: _paths(args.precision) for phase in PHASES}
     if args.compile:
         paths["inference"].insert(1, sm.COMPILED)
@@ -318,16 +357,17 @@ def render(args, results):
             + ".",
         ]
 
-    counted = results[0]
     rate = statistics.median(r["gemm_gflops"] for r in results)
     lines += [
         "",
         "## Matrix-product FLOPs and rates",
         "",
         (
-            f"Counted by `torch.utils.flop_counter` (mm, addmm, bmm, attention) in process 1. The yardstick is "
-            f"one ({args.series * args.batch} x d) @ (d x 4d) product alone: {rate:.0f} GFLOP/s "
-            f"(median of the processes)."
+            "Counted by `torch.utils.flop_counter` in an untimed pass after the processes: mm, addmm, bmm "
+            "and attention where it runs as bmm (it does not count SDPA's fused CPU kernel, which ours' "
+            "cross-attention uses: about 1% of ours' training FLOPs at the paper's shape). The yardstick "
+            f"is one float32 ({args.series * args.batch} x d) @ (d x 4d) product alone: {rate:.0f} "
+            "GFLOP/s (median of the processes)."
         ),
         "",
         "| phase | path | GFLOP per call | GFLOP/s at the median time | of the yardstick |",
@@ -346,7 +386,13 @@ def render(args, results):
             "beyond that is ours running its products at a higher rate."
         )
     if "split_train" in counted:
-        lines += ["", "## Where ours' float32 time goes (process 1, torch.profiler self time)", ""]
+        lines += [
+            "",
+            "## Where ours' float32 time goes",
+            "",
+            "Shares of the operators' self time in one profiled call (`torch.profiler`, the untimed pass).",
+            "",
+        ]
         for phase in PHASES:
             s = counted[f"split_{phase}"]
             lines.append(
@@ -373,25 +419,17 @@ def main(argv=None):
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
+        print(json.dumps(time_paths(json.loads(args.worker))))
         return
     if args.processes < 1 or args.repeats < 1:
         parser.error("--processes and --repeats must be at least 1")
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available")
-    args.precision = list(dict.fromkeys(["float32", *args.precision]))
-    for precision in args.precision:
-        try:
-            resolve_precision(precision, torch.device(args.device))
-        except ValueError as error:
-            parser.error(str(error))
+    args.precision = sm.checked_precisions(parser, args.precision, torch.device(args.device))
     started = time.perf_counter()
-    report = render(args, run_processes(args))
-    report += f"\nTotal run time: {time.perf_counter() - started:.0f} s\n"
-    print(report)
-    if args.out:
-        with open(args.out, "w") as handle:
-            handle.write(report)
+    results = run_processes(args)
+    print("counting FLOPs and profiling ours, apart from the timings", flush=True)
+    sm.publish(render(args, results, count_paths(_spec(args))), started, args.out)
 
 
 if __name__ == "__main__":
