@@ -8,8 +8,8 @@
 #   bash benchmarks/gpu_check.sh [PART ...]   # from the repository root; PART: tests speed_memory
 #                                             # training_step torchrun (default: all four)
 #
-# Where one command may run at most 10 minutes, run it as two: "tests speed_memory" (at most
-# 450 s) and "training_step torchrun" (at most 350 s).
+# Where one command may run at most 10 minutes, run it as two: "tests speed_memory" (limits of
+# 450 s, about 8 minutes with the device probe) and "training_step torchrun" (350 s, about 6).
 #
 # It uses the Python that holds a CUDA torch (PYTHON, default python3) and the checkout on
 # PYTHONPATH, so it needs no installation where torch, transformers and peft already exist.

@@ -122,5 +122,13 @@ def test_compiled_forecasts_are_timed_beside_the_others_and_reported(training_st
     report = training_step.render(args, [timed], training_step.count_paths(training_step._spec(args)))
     rows = {(row[0], row[1]): row for row in _rows(report, "inference") if len(row) == 6}
     assert rows[("inference", "ours-compiled")][4] == ">= 4.5x"  # its target: float32 forecasting's
-    assert float(rows[("inference", "ours-compiled")][2].split("x")[0]) > 0
+    # Its FLOPs are ours' (the counter cannot see into compiled code), its rate from its own times.
+    flops = {row[1]: row for row in _rows(report, "inference") if len(row) == 5}
+    assert flops["ours-compiled"][2] == flops["ours"][2]
+    # Its own column in the process table: forecast ms, then its speed-up after ours'.
+    header = next(line for line in report.splitlines() if line.startswith("| process |"))
+    columns = [cell.strip() for cell in header.strip("|").split("|")]
+    process = _rows(report, "1")[0]
+    assert re.fullmatch(r"\d+", process[columns.index("ours-compiled inference (ms)")])
+    assert re.fullmatch(r"\d+\.\d\dx", process[columns.index("inference speed-up, ours-compiled")])
     assert re.search(r"^ours-compiled: .* compiling took \d+ s", report, re.MULTILINE)
