@@ -327,6 +327,55 @@ def interleaved(calls, device, repeats, warmup=WARMUP):
     return times
 
 
+def build_paths(n_series, batch, device, precisions=("float32",), shape="paper"):
+    """Every path's training network (in train mode) and trainer, and one batch ``(x, y)``.
+
+    Ours in each precision, then faithful (float32), all from the same initial
+    weights (seed 0) and principal words.
+    """
+    words = _words(shape)
+    networks, trainers = {}, {}
+    for precision in precisions:
+        path = ours_path(precision)
+        torch.manual_seed(0)
+        networks[path] = build(path, device, shape, words=words).train()
+        trainers[path] = make_trainer(networks[path], batch, device, Precision(precision, device.type))
+    torch.manual_seed(0)
+    networks["faithful"] = build("faithful", device, shape, words=words).train()
+    trainers["faithful"] = make_trainer(networks["faithful"], batch, device)
+    return networks, trainers, _batch(n_series, batch, device, shape)
+
+
+def forecasters(networks, precisions, device):
+    """Each path's forecast call, built from :func:`build_paths`' networks (ours' are consumed).
+
+    Returns ours' stripped float32 network and a dict of path to call. Every
+    precision forecasts with the float32-trained weights cast to it, as a
+    forecaster of that precision casts its trained network: the speed is the
+    same as with its own trained weights, and the forecasts can be compared.
+    """
+    stripped = networks.pop("ours").strip_for_inference().eval()
+    infer = {"ours": infer_fn("ours", stripped)}
+    for precision in precisions[1:]:
+        del networks[ours_path(precision)]
+        # place_network: the layout a forecaster of this precision uses on this device.
+        cast = place_network(copy.deepcopy(stripped).to(_dtype(precision)), device, warn=False)
+        infer[ours_path(precision)] = infer_fn(ours_path(precision), cast)
+    infer["faithful"] = infer_fn("faithful", networks["faithful"])
+    return stripped, infer
+
+
+def add_compiled(infer, stripped, batch, x, device):
+    """Add ours' compiled forecast to ``infer``; its compile time and failure (None if it compiled)."""
+    from calf_sklearn.compiled import CompiledForecast
+
+    compiled = CompiledForecast(copy.deepcopy(stripped), batch)
+    infer[COMPILED] = compiled_fn(compiled)
+    # The first call compiles (tens of seconds on a CPU): timed on its own.
+    seconds = _seconds(lambda: infer[COMPILED](x), device)
+    return {"compile_seconds": seconds, "compile_failure": compiled.failure}
+
+
 def measure_speed(
     n_series, batch, device, repeats, precisions=("float32",), with_compiled=False, shape="paper"
 ):
@@ -356,44 +405,14 @@ def measure_speed(
         value; with ``with_compiled``, ``compile_seconds`` (the first, compiling
         call) and ``compile_failure`` (None, or why it fell back to eager).
     """
-    words = _words(shape)
-    networks, trainers = {}, {}
-    for precision in precisions:
-        path = ours_path(precision)
-        # The same initial weights in every precision of ours.
-        torch.manual_seed(0)
-        networks[path] = build(path, device, shape, words=words)
-        precision = Precision(precision, device.type)
-        trainers[path] = make_trainer(networks[path], batch, device, precision)
-    torch.manual_seed(0)
-    networks["faithful"] = build("faithful", device, shape, words=words)
-    trainers["faithful"] = make_trainer(networks["faithful"], batch, device)
-    x, y = _batch(n_series, batch, device, shape)
-    for network in networks.values():
-        network.train()
+    networks, trainers, (x, y) = build_paths(n_series, batch, device, precisions, shape)
     train = interleaved({p: (lambda p=p: trainers[p].train_step(x, y)) for p in trainers}, device, repeats)
     trainers.clear()  # Adam's state: not needed for inference
 
-    # Every precision forecasts with the float32-trained weights cast to it, as
-    # a forecaster of that precision casts its trained network: the speed is
-    # the same as with its own trained weights, and the forecasts can be compared.
-    stripped = networks.pop("ours").strip_for_inference().eval()
-    infer = {"ours": infer_fn("ours", stripped)}
-    for precision in precisions[1:]:
-        del networks[ours_path(precision)]
-        # place_network: the layout a forecaster of this precision uses on this device.
-        cast = place_network(copy.deepcopy(stripped).to(_dtype(precision)), device, warn=False)
-        infer[ours_path(precision)] = infer_fn(ours_path(precision), cast)
-    infer["faithful"] = infer_fn("faithful", networks["faithful"])
+    stripped, infer = forecasters(networks, precisions, device)
     result = {"train": train}
     if with_compiled:
-        from calf_sklearn.compiled import CompiledForecast
-
-        compiled = CompiledForecast(copy.deepcopy(stripped), batch)
-        infer[COMPILED] = compiled_fn(compiled)
-        # The first call compiles (tens of seconds on a CPU): timed on its own.
-        result["compile_seconds"] = _seconds(lambda: infer[COMPILED](x), device)
-        result["compile_failure"] = compiled.failure
+        result.update(add_compiled(infer, stripped, batch, x, device))
     result["inference"] = interleaved({p: (lambda p=p: infer[p](x)) for p in infer}, device, repeats)
     reference = infer["ours"](x).float()
     scale = float(reference.abs().max())

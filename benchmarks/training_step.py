@@ -34,7 +34,6 @@ that the script runs: its figures mean nothing.
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime
 import json
 import os
@@ -50,12 +49,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import speed_memory as sm
 
-from calf_sklearn.precision import (
-    PRECISIONS,
-    Precision,
-    has_native_bfloat16,
-    place_network,
-)
+from calf_sklearn.precision import PRECISIONS, has_native_bfloat16
 
 # Issue 24's targets: faithful time over ours, at M = 7, batch 32.
 TARGETS = {
@@ -119,32 +113,10 @@ def _build(spec):
     device = torch.device(spec["device"])
     if device.type == "cpu":
         torch.set_num_threads(spec["threads"])
-    shape = spec["shape"]
-    words = sm._words(shape)
-    networks, trainers = {}, {}
-    for precision in spec["precisions"]:
-        path = sm.ours_path(precision)
-        torch.manual_seed(0)  # the same initial weights in every path
-        networks[path] = sm.build(path, device, shape, words=words).train()
-        trainers[path] = sm.make_trainer(
-            networks[path], spec["batch"], device, Precision(precision, device.type)
-        )
-    torch.manual_seed(0)
-    networks["faithful"] = sm.build("faithful", device, shape, words=words).train()
-    trainers["faithful"] = sm.make_trainer(networks["faithful"], spec["batch"], device)
-    return device, networks, trainers, sm._batch(spec["series"], spec["batch"], device, shape)
-
-
-def _forecasters(networks, precisions, device):
-    """Each path's forecast of a batch: ours stripped (and cast), faithful's whole model."""
-    stripped = networks.pop("ours").strip_for_inference().eval()
-    infer = {"ours": sm.infer_fn("ours", stripped)}
-    for precision in precisions[1:]:
-        del networks[sm.ours_path(precision)]
-        cast = place_network(copy.deepcopy(stripped).to(sm._dtype(precision)), device, warn=False)
-        infer[sm.ours_path(precision)] = sm.infer_fn(sm.ours_path(precision), cast)
-    infer["faithful"] = sm.infer_fn("faithful", networks["faithful"])
-    return stripped, infer
+    networks, trainers, batch = sm.build_paths(
+        spec["series"], spec["batch"], device, spec["precisions"], spec["shape"]
+    )
+    return device, networks, trainers, batch
 
 
 def time_paths(spec):
@@ -158,15 +130,9 @@ def time_paths(spec):
     result = {"order": list(order), "train": sm.interleaved(steps, device, spec["repeats"])}
     trainers.clear()  # Adam's state: not needed for forecasting
 
-    stripped, infer = _forecasters(networks, spec["precisions"], device)
+    stripped, infer = sm.forecasters(networks, spec["precisions"], device)
     if spec["compile"]:
-        from calf_sklearn.compiled import CompiledForecast
-
-        compiled = CompiledForecast(copy.deepcopy(stripped), spec["batch"])
-        infer[sm.COMPILED] = sm.compiled_fn(compiled)
-        # The first call compiles: timed on its own, outside the rounds.
-        result["compile_seconds"] = sm._seconds(lambda: infer[sm.COMPILED](x), device)
-        result["compile_failure"] = compiled.failure
+        result.update(sm.add_compiled(infer, stripped, spec["batch"], x, device))
         order.insert(order.index("ours") + 1, sm.COMPILED)
     forecasts = {p: (lambda p=p: infer[p](x)) for p in order}
     result["inference"] = sm.interleaved(forecasts, device, spec["repeats"])
@@ -191,7 +157,7 @@ def count_paths(spec):
     if device.type == "cpu":
         counted["split_train"] = _split(steps["ours"])
     trainers.clear()
-    _, infer = _forecasters(networks, spec["precisions"], device)
+    _, infer = sm.forecasters(networks, spec["precisions"], device)
     forecasts = {p: (lambda p=p: infer[p](x)) for p in paths}
     for _ in range(sm.WARMUP):
         for forecast in forecasts.values():
