@@ -1,9 +1,12 @@
 """Shared fixtures: tiny randomly initialised GPT-2 backbones, never downloads."""
 
+import contextlib
+import importlib
 import logging
 import os
 import re
 import shutil
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -125,6 +128,29 @@ def _isolated_caches(tmp_path_factory, monkeypatch):
     """Keep every test away from the user's caches and from the hub."""
     monkeypatch.setenv("CALF_SKLEARN_CACHE", str(tmp_path_factory.getbasetemp() / "calf-cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@contextlib.contextmanager
+def benchmark_script(monkeypatch, name):
+    """A script of ``benchmarks/`` imported as a module, forgotten afterwards.
+
+    The torch thread count the script may set is restored, and the script is
+    dropped from ``sys.modules`` with the helpers scripts import, so that the
+    next test imports them afresh.
+    """
+    import torch
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    threads = torch.get_num_threads()
+    try:
+        yield importlib.import_module(name)
+    finally:
+        torch.set_num_threads(threads)
+        for module in (name, "speed_memory", "_faithful"):
+            sys.modules.pop(module, None)
 
 
 def tiny(**overrides):

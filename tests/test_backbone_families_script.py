@@ -6,15 +6,11 @@ every family it is given, each in its own process, and writes each row,
 ratio and condition of its report.
 """
 
-import importlib
 import re
-import sys
-from pathlib import Path
 
 import pytest
-import torch
+from conftest import benchmark_script
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 FAMILIES = {
     "gpt2": "gpt2",
     "HuggingFaceTB/SmolLM-135M": "llama",
@@ -27,15 +23,9 @@ NUMBER = r"^\d+(\.\d+)?( M|x)?$"
 
 @pytest.fixture
 def backbone_families(monkeypatch):
-    """The script as a module, forgotten afterwards (with the torch thread count it may set)."""
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    threads = torch.get_num_threads()
-    try:
-        yield importlib.import_module("backbone_families")
-    finally:
-        torch.set_num_threads(threads)
-        for name in ("backbone_families", "speed_memory", "_faithful"):
-            sys.modules.pop(name, None)
+    """The script as a module, forgotten afterwards (see conftest.benchmark_script)."""
+    with benchmark_script(monkeypatch, "backbone_families") as module:
+        yield module
 
 
 def _table(report):

@@ -6,29 +6,20 @@ asked for and writes each row, ratio and condition of its report.
 """
 
 import argparse
-import importlib
 import re
-import sys
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import benchmark_script
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 TINY_RUN = ["--shape", "tiny", "--cases", "3:4", "--repeats", "1", "--threads", "1"]
 
 
 @pytest.fixture
 def speed_memory(monkeypatch):
-    """The script as a module, forgotten afterwards (with the torch thread count it sets)."""
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    threads = torch.get_num_threads()
-    try:
-        yield importlib.import_module("speed_memory")
-    finally:
-        torch.set_num_threads(threads)
-        sys.modules.pop("speed_memory", None)
-        sys.modules.pop("_faithful", None)
+    """The script as a module, forgotten afterwards (see conftest.benchmark_script)."""
+    with benchmark_script(monkeypatch, "speed_memory") as module:
+        yield module
 
 
 def _rows(report, *cells):

@@ -6,28 +6,18 @@ FLOPs that tell the paths apart and splits ours' time into shares.
 """
 
 import argparse
-import importlib
 import re
-import sys
-from pathlib import Path
 
 import pytest
 import torch
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+from conftest import BENCHMARKS, benchmark_script
 
 
 @pytest.fixture
 def training_step(monkeypatch):
-    """The script as a module, forgotten afterwards (with the torch thread count it may set)."""
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    threads = torch.get_num_threads()
-    try:
-        yield importlib.import_module("training_step")
-    finally:
-        torch.set_num_threads(threads)
-        for name in ("training_step", "speed_memory", "_faithful"):
-            sys.modules.pop(name, None)
+    """The script as a module, forgotten afterwards (see conftest.benchmark_script)."""
+    with benchmark_script(monkeypatch, "training_step") as module:
+        yield module
 
 
 def _rows(report, first_cell):
